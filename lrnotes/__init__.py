@@ -1,0 +1,96 @@
+"""lrnotes: the helper package of the book *lrnotes*.
+
+Data, models, one training function, sweeps with an on-disk cache, schedules,
+callbacks, summaries and plots, so that every chapter stays short and every
+number in the book comes from the same code.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from lrnotes._runtime import keras, tf  # noqa: E402  (quiet TensorFlow import first)
+from lrnotes.cache import ResultCache, default_cache_dir  # noqa: E402
+from lrnotes.callbacks import LearningRateMonitor, current_learning_rate  # noqa: E402
+from lrnotes.data import (  # noqa: E402
+    DATASETS,
+    Dataset,
+    bayes_accuracy,
+    bayes_predict,
+    load_blobs,
+    load_dataset,
+    load_digits,
+    load_ionosphere,
+)
+from lrnotes.fingerprint import digest, fingerprint  # noqa: E402
+from lrnotes.models import CNN, MLP, build_model, testbed_model  # noqa: E402
+from lrnotes.optimizers import (  # noqa: E402
+    KERAS2_DEFAULT_LEARNING_RATES,
+    OPTIMIZERS,
+    default_learning_rate,
+    make_optimizer,
+)
+from lrnotes.schedules import (  # noqa: E402
+    exponential_decay,
+    exponential_decay_schedule,
+    legacy_decay,
+    recursive_time_based_decay,
+    scheduler,
+    step_decay,
+    time_based_decay,
+)
+from lrnotes.sweeps import grid, run_key, sweep  # noqa: E402
+from lrnotes.training import (  # noqa: E402
+    RECORD_COLUMNS,
+    RunConfig,
+    can_stack,
+    stack_key,
+    train,
+    train_many,
+    train_stacked,
+)
+
+__all__ = [
+    "CNN",
+    "DATASETS",
+    "KERAS2_DEFAULT_LEARNING_RATES",
+    "MLP",
+    "OPTIMIZERS",
+    "RECORD_COLUMNS",
+    "Dataset",
+    "LearningRateMonitor",
+    "ResultCache",
+    "RunConfig",
+    "__version__",
+    "bayes_accuracy",
+    "bayes_predict",
+    "build_model",
+    "can_stack",
+    "current_learning_rate",
+    "default_cache_dir",
+    "default_learning_rate",
+    "digest",
+    "exponential_decay",
+    "exponential_decay_schedule",
+    "fingerprint",
+    "grid",
+    "keras",
+    "legacy_decay",
+    "load_blobs",
+    "load_dataset",
+    "load_digits",
+    "load_ionosphere",
+    "make_optimizer",
+    "recursive_time_based_decay",
+    "run_key",
+    "scheduler",
+    "stack_key",
+    "step_decay",
+    "sweep",
+    "testbed_model",
+    "tf",
+    "time_based_decay",
+    "train",
+    "train_many",
+    "train_stacked",
+]

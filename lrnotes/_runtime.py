@@ -1,0 +1,101 @@
+"""Import TensorFlow and Keras once, quietly and deterministically.
+
+TensorFlow prints several C++ log lines on import (the absl preamble, the
+oneDNN notice, CUDA probing on machines without a GPU). They are written to the
+process's file descriptor 2 *before* ``TF_CPP_MIN_LOG_LEVEL`` takes effect, so
+a notebook kernel would show them as stderr output. This module captures
+descriptor 2 while TensorFlow initialises, drops exactly the known notices, and
+writes every other line back to ``sys.stderr``: genuine errors stay visible.
+
+It also pins TensorFlow to one intra-op and one inter-op thread (the models in
+this book are tiny, and thread hand-offs cost more than they save; set
+``LRNOTES_THREADS`` to change it) and enables op determinism.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+
+__all__ = ["KNOWN_NOTICES", "filter_notices", "keras", "tf"]
+
+#: Patterns of the start-up notices that TensorFlow writes to stderr and that
+#: carry no information for a reader of the book.
+KNOWN_NOTICES: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"^WARNING: All log messages before absl::InitializeLog\(\) is called"
+        r" are written to STDERR$",
+        r"^[IW]\d{4} [\d:. ]+\d+ (port|cudart_stub|cpu_feature_guard)\.cc:\d+\]",
+        r"^E\d{4} [\d:. ]+\d+ cuda_(platform|executor)\.cc:\d+\] failed call"
+        r" to cuInit",
+        r"^To enable the following instructions: .* in other operations,"
+        r" rebuild TensorFlow with the appropriate compiler flags\.$",
+    )
+)
+
+
+def filter_notices(text: str) -> str:
+    """Remove TensorFlow's known start-up notices from captured stderr text.
+
+    Parameters
+    ----------
+    text : str
+        What TensorFlow wrote to stderr.
+
+    Returns
+    -------
+    str
+        The lines that are not known notices, in their original order.
+
+    Examples
+    --------
+    >>> filter_notices("I0000 00:00:1.5  12 port.cc:153] oneDNN custom operations are on.\\nreal error\\n")
+    'real error\\n'
+    """
+    kept = [
+        line
+        for line in text.splitlines(keepends=True)
+        if not any(pattern.match(line.rstrip("\n")) for pattern in KNOWN_NOTICES)
+    ]
+    return "".join(kept)
+
+
+def _import_quietly():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:  # imported by the user first: nothing to hide
+        import keras as keras_module
+        import tensorflow as tf_module
+
+        return tf_module, keras_module
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow as tf_module
+
+            threads = int(os.environ.get("LRNOTES_THREADS", "1"))
+            try:
+                tf_module.config.threading.set_intra_op_parallelism_threads(threads)
+                tf_module.config.threading.set_inter_op_parallelism_threads(threads)
+            except RuntimeError:  # the runtime was already initialised
+                pass
+            # Device initialisation (the CUDA probe) happens on the first op.
+            tf_module.constant(0.0).numpy()
+            import keras as keras_module
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            rest = filter_notices(capture.read().decode("utf-8", "replace"))
+    if rest:
+        sys.stderr.write(rest)
+    tf_module.config.experimental.enable_op_determinism()
+    return tf_module, keras_module
+
+
+tf, keras = _import_quietly()

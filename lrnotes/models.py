@@ -1,0 +1,165 @@
+"""Model specifications: small dense networks and a small convolutional network.
+
+A specification is a frozen dataclass that knows how to build a fresh Keras
+model for a data set and a seed. The output layer follows from the data: a
+softmax over the classes, or one sigmoid unit for two classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from lrnotes._runtime import keras
+from lrnotes.data import Dataset
+
+__all__ = ["CNN", "MLP", "ModelSpec", "build_model", "testbed_model"]
+
+
+def _check_units(name: str, units: tuple[int, ...]) -> tuple[int, ...]:
+    units = tuple(units)
+    if not units or any(not isinstance(u, int) or isinstance(u, bool) or u <= 0 for u in units):
+        raise ValueError(f"{name} must be a non-empty tuple of positive integers, got {units!r}")
+    return units
+
+
+@dataclass(frozen=True)
+class MLP:
+    """A multilayer perceptron: ``Dense`` hidden layers, then the output layer.
+
+    Parameters
+    ----------
+    hidden : tuple of int, default (50,)
+        Units of each hidden layer.
+    activation : str, default "relu"
+        Activation of the hidden layers (any name Keras accepts).
+    kernel_initializer : str, default "he_uniform"
+        Initializer of the hidden layers; the output layer keeps Keras'
+        default (``glorot_uniform``), as in the classic tutorials.
+
+    Examples
+    --------
+    >>> from lrnotes.data import load_blobs
+    >>> model = MLP().build(load_blobs(), seed=0)
+    >>> [layer.units for layer in model.layers]
+    [50, 3]
+    """
+
+    hidden: tuple[int, ...] = (50,)
+    activation: str = "relu"
+    kernel_initializer: str = "he_uniform"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", _check_units("hidden", self.hidden))
+        keras.activations.get(self.activation)  # raises ValueError when unknown
+        keras.initializers.get(self.kernel_initializer)
+
+    def build(self, dataset: Dataset, seed: int) -> keras.Model:
+        """A fresh, uncompiled Keras model whose weights depend only on ``seed``."""
+        if len(dataset.input_shape) != 1:
+            raise ValueError(
+                f"MLP needs flat features, but data set {dataset.name!r} has examples of shape "
+                f"{dataset.input_shape}; use CNN or a flat data set"
+            )
+        keras.utils.set_random_seed(seed)
+        layers = [keras.Input(dataset.input_shape)]
+        for units in self.hidden:
+            layers.append(
+                keras.layers.Dense(units, activation=self.activation, kernel_initializer=self.kernel_initializer)
+            )
+        layers.append(_output_layer(dataset))
+        return keras.Sequential(layers)
+
+
+@dataclass(frozen=True)
+class CNN:
+    """A small convolutional network for small images.
+
+    ``Conv2D(filters[0], 3, relu, padding="same")`` → ... → ``Flatten`` →
+    ``Dense(dense, relu)`` → output layer. With the defaults on 8x8 digits it
+    has about 75,000 weights.
+
+    Examples
+    --------
+    >>> from lrnotes.data import load_digits
+    >>> model = CNN().build(load_digits(images=True), seed=0)
+    >>> model.output_shape
+    (None, 10)
+    """
+
+    filters: tuple[int, ...] = (16, 32)
+    kernel_size: int = 3
+    dense: int = 64
+    kernel_initializer: str = "he_uniform"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "filters", _check_units("filters", self.filters))
+        _check_units("kernel_size", (self.kernel_size,))
+        _check_units("dense", (self.dense,))
+
+    def build(self, dataset: Dataset, seed: int) -> keras.Model:
+        """A fresh, uncompiled Keras model whose weights depend only on ``seed``."""
+        if len(dataset.input_shape) != 3:
+            raise ValueError(
+                f"CNN needs images (height, width, channels), but data set {dataset.name!r} "
+                f"has examples of shape {dataset.input_shape}"
+            )
+        keras.utils.set_random_seed(seed)
+        layers = [keras.Input(dataset.input_shape)]
+        for index, filters in enumerate(self.filters):
+            layers.append(
+                keras.layers.Conv2D(
+                    filters,
+                    self.kernel_size,
+                    activation="relu",
+                    padding="same",
+                    kernel_initializer=self.kernel_initializer,
+                )
+            )
+            if index < len(self.filters) - 1:
+                layers.append(keras.layers.MaxPooling2D(2))
+        layers += [
+            keras.layers.Flatten(),
+            keras.layers.Dense(self.dense, activation="relu", kernel_initializer=self.kernel_initializer),
+            _output_layer(dataset),
+        ]
+        return keras.Sequential(layers)
+
+
+ModelSpec = MLP | CNN
+
+
+def _output_layer(dataset: Dataset) -> keras.layers.Layer:
+    if dataset.binary:
+        return keras.layers.Dense(1, activation="sigmoid")
+    return keras.layers.Dense(dataset.output_units, activation="softmax")
+
+
+def build_model(spec: ModelSpec, dataset: Dataset, seed: int) -> keras.Model:
+    """Build ``spec`` for ``dataset`` with the initial weights of ``seed``.
+
+    Raises
+    ------
+    TypeError
+        When ``spec`` is not an :class:`MLP` or a :class:`CNN`.
+    """
+    if not isinstance(spec, (MLP, CNN)):
+        raise TypeError(f"model must be an lrnotes MLP or CNN specification, got {type(spec).__name__}")
+    return spec.build(dataset, seed)
+
+
+def testbed_model(seed: int = 0) -> keras.Model:
+    """The book's testbed network: Dense(50, relu, he_uniform) → Dense(3, softmax).
+
+    Examples
+    --------
+    >>> testbed_model(seed=0).count_params()
+    303
+    """
+    from lrnotes.data import load_dataset
+
+    return MLP().build(load_dataset("blobs"), seed)
+
+
+def spec_fingerprint(spec: ModelSpec) -> dict:
+    """A JSON-ready description of a specification (for cache keys)."""
+    return {"class": type(spec).__name__, **asdict(spec)}

@@ -1,0 +1,163 @@
+"""Learning-rate decay: closed forms for plotting, and the Keras objects that implement them.
+
+Conventions: ``t`` counts weight updates (Keras' ``optimizer.iterations``)
+and ``epoch`` counts passes over the data, both from 0.
+
+==================  =======================================  ==========================================
+schedule            formula                                  Keras 3
+==================  =======================================  ==========================================
+time-based          ``lr0 / (1 + decay * t)``                ``InverseTimeDecay(lr0, 1, decay)``
+step (drop-based)   ``lr0 * drop ** floor((1 + epoch) / n)``  ``LearningRateScheduler`` (epoch-wise)
+exponential         ``lr0 * exp(-k * epoch)``                 ``ExponentialDecay(lr0, steps, exp(-k),
+                                                              staircase=True)`` or a scheduler callback
+==================  =======================================  ==========================================
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from collections.abc import Callable
+
+import numpy as np
+
+from lrnotes._runtime import keras
+
+__all__ = [
+    "exponential_decay",
+    "exponential_decay_schedule",
+    "legacy_decay",
+    "recursive_time_based_decay",
+    "scheduler",
+    "step_decay",
+    "time_based_decay",
+]
+
+
+def _check_positive(name: str, value, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise TypeError(f"{name} must be a finite number, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}, got {value!r}")
+    return float(value)
+
+
+def time_based_decay(lr0: float, decay: float, t) -> np.ndarray:
+    """Time-based decay ``lr0 / (1 + decay * t)``, with ``t`` counted in weight updates.
+
+    This is what Keras 2's ``decay=`` argument did to every optimizer, and what
+    ``keras.optimizers.schedules.InverseTimeDecay(lr0, decay_steps=1,
+    decay_rate=decay)`` does in Keras 3.
+
+    Examples
+    --------
+    >>> time_based_decay(0.01, 0.1, [0, 10, 100]).round(6).tolist()
+    [0.01, 0.005, 0.000909]
+    """
+    _check_positive("lr0", lr0)
+    _check_positive("decay", decay, allow_zero=True)
+    return lr0 / (1.0 + decay * np.asarray(t, dtype=float))
+
+
+def recursive_time_based_decay(lr0: float, decay: float, epochs: int) -> np.ndarray:
+    """The per-epoch recursion ``lr_e = lr_{e-1} / (1 + decay * e)`` of older texts.
+
+    Returns the rates of epochs ``0 .. epochs - 1`` (``lr_0 = lr0``). Keras never
+    implemented this form; it decays much faster than :func:`time_based_decay`.
+
+    Examples
+    --------
+    >>> recursive_time_based_decay(0.1, 0.001, 4).round(7).tolist()
+    [0.1, 0.0999001, 0.0997006, 0.0994024]
+    """
+    _check_positive("lr0", lr0)
+    _check_positive("decay", decay, allow_zero=True)
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs <= 0:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    rates = [float(lr0)]
+    for epoch in range(1, epochs):
+        rates.append(rates[-1] / (1.0 + decay * epoch))
+    return np.asarray(rates)
+
+
+def legacy_decay(lr0: float, decay: float) -> keras.optimizers.schedules.InverseTimeDecay:
+    """The Keras 3 replacement for Keras 2's ``SGD(lr=lr0, decay=decay)``.
+
+    Keras 3 optimizers no longer accept ``decay=``: they warn and ignore it.
+    Pass this schedule as ``learning_rate`` instead.
+
+    Examples
+    --------
+    >>> schedule = legacy_decay(0.01, 1e-3)
+    >>> round(float(schedule(1000)), 6)
+    0.005
+    """
+    _check_positive("lr0", lr0)
+    _check_positive("decay", decay, allow_zero=True)
+    return keras.optimizers.schedules.InverseTimeDecay(lr0, decay_steps=1, decay_rate=decay)
+
+
+def step_decay(epoch: int, lr0: float = 0.1, drop: float = 0.5, epochs_drop: int = 10) -> float:
+    """Drop-based decay ``lr0 * drop ** floor((1 + epoch) / epochs_drop)``.
+
+    The formula of the classic tutorials, epoch counted from 0, so the first
+    drop happens at epoch ``epochs_drop - 1``.
+
+    Examples
+    --------
+    >>> [step_decay(epoch) for epoch in (0, 8, 9, 19, 29)]
+    [0.1, 0.1, 0.05, 0.025, 0.0125]
+    """
+    _check_positive("lr0", lr0)
+    _check_positive("drop", drop)
+    if isinstance(epochs_drop, bool) or not isinstance(epochs_drop, numbers.Integral) or epochs_drop <= 0:
+        raise ValueError(f"epochs_drop must be a positive integer, got {epochs_drop!r}")
+    return float(lr0 * drop ** math.floor((1 + epoch) / epochs_drop))
+
+
+def exponential_decay(epoch, lr0: float = 0.1, k: float = 0.1):
+    """Exponential decay ``lr0 * exp(-k * epoch)``.
+
+    Examples
+    --------
+    >>> round(exponential_decay(10), 6)
+    0.036788
+    """
+    _check_positive("lr0", lr0)
+    _check_positive("k", k, allow_zero=True)
+    value = lr0 * np.exp(-k * np.asarray(epoch, dtype=float))
+    return float(value) if np.ndim(value) == 0 else value
+
+
+def exponential_decay_schedule(
+    lr0: float, k: float, steps_per_epoch: int
+) -> keras.optimizers.schedules.ExponentialDecay:
+    """``ExponentialDecay`` that equals :func:`exponential_decay` epoch by epoch.
+
+    ``lr0 * exp(-k) ** floor(t / steps_per_epoch)`` is ``lr0 * exp(-k * epoch)``
+    for every update ``t`` of epoch ``epoch``.
+
+    Examples
+    --------
+    >>> schedule = exponential_decay_schedule(0.1, 0.1, steps_per_epoch=16)
+    >>> round(float(schedule(16 * 10 + 5)), 6)
+    0.036788
+    """
+    _check_positive("lr0", lr0)
+    _check_positive("k", k, allow_zero=True)
+    return keras.optimizers.schedules.ExponentialDecay(
+        lr0, decay_steps=steps_per_epoch, decay_rate=math.exp(-k), staircase=True
+    )
+
+
+def scheduler(function: Callable[..., float], **parameters) -> keras.callbacks.LearningRateScheduler:
+    """A ``LearningRateScheduler`` that calls ``function(epoch, **parameters)``.
+
+    Examples
+    --------
+    >>> callback = scheduler(step_decay, lr0=0.1, drop=0.5, epochs_drop=10)
+    >>> callback.schedule(9)
+    0.05
+    """
+    return keras.callbacks.LearningRateScheduler(functools.partial(function, **parameters))

@@ -1,0 +1,207 @@
+"""Grids of configurations times seeds, trained once and cached on disk.
+
+:func:`sweep` is how every chapter trains: it looks each (configuration, seed)
+up in the cache, trains what is missing (runs that differ only in a constant
+learning rate train side by side, all seeds at once), stores the new records
+and returns one tidy DataFrame. A finished sweep reruns in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from collections.abc import Hashable, Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+
+from lrnotes.cache import ResultCache, default_cache_dir
+from lrnotes.fingerprint import digest
+from lrnotes.training import RECORD_COLUMNS, RunConfig, stack_key, train_stacked
+
+__all__ = ["ENGINE_REVISION", "grid", "run_key", "sweep"]
+
+
+def _engine_revision() -> str:
+    """A digest of the code that determines a record: a change recomputes the cache."""
+    hasher = hashlib.sha256()
+    for module in ("training.py", "models.py", "data.py", "optimizers.py", "callbacks.py", "schedules.py"):
+        hasher.update(resources.files("lrnotes").joinpath(module).read_bytes())
+    return hasher.hexdigest()[:16]
+
+
+#: Changes whenever the training code changes; part of every cache key.
+ENGINE_REVISION = _engine_revision()
+
+
+def run_key(config: RunConfig, seed: int) -> str:
+    """The cache key of one run: its configuration, seed, package version and engine.
+
+    Examples
+    --------
+    >>> run_key(RunConfig(), 0) == run_key(RunConfig(), 0)
+    True
+    >>> run_key(RunConfig(), 0) == run_key(RunConfig(), 1)
+    False
+    """
+    from lrnotes import __version__
+
+    return digest({"config": config, "seed": int(seed), "version": __version__, "engine": ENGINE_REVISION})
+
+
+def grid(base: RunConfig, **axes: Sequence[Any]) -> dict[Hashable, RunConfig]:
+    """Configurations that vary ``base`` along one or more fields.
+
+    With one axis the keys are its values; with several, tuples of values in
+    the order given.
+
+    Examples
+    --------
+    >>> configs = grid(RunConfig(epochs=5), learning_rate=[0.1, 0.01])
+    >>> list(configs)
+    [0.1, 0.01]
+    >>> list(grid(RunConfig(epochs=5), learning_rate=[0.1], batch_size=[16, 32]))
+    [(0.1, 16), (0.1, 32)]
+    """
+    if not axes:
+        raise ValueError("grid needs at least one axis, such as learning_rate=[0.1, 0.01]")
+    names = list(axes)
+    for name, values in axes.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f"axis {name!r} must be a non-empty list of values, got {values!r}")
+    configs = {}
+    for values in itertools.product(*(axes[name] for name in names)):
+        key = values[0] if len(names) == 1 else tuple(values)
+        configs[key] = base.replace(**dict(zip(names, values)))
+    return configs
+
+
+def _progress_enabled(progress: bool | None) -> bool:
+    if progress is not None:
+        return bool(progress)
+    return os.environ.get("LRNOTES_PROGRESS", "1").lower() not in ("0", "false", "no", "off")
+
+
+def sweep(
+    configs: RunConfig | Mapping[Hashable, RunConfig] | Sequence[RunConfig],
+    seeds: Sequence[int],
+    *,
+    by: str | Sequence[str] = "config",
+    cache: bool | str | os.PathLike = True,
+    progress: bool | None = None,
+    description: str = "training",
+) -> pd.DataFrame:
+    """Train every configuration with every seed (or read it from the cache).
+
+    Parameters
+    ----------
+    configs : RunConfig, mapping or sequence of RunConfig
+        One configuration, ``{key: config}`` (see :func:`grid`), or a list.
+    seeds : list of int
+        The seeds of every configuration.
+    by : str or sequence of str, default "config"
+        Name of the column that holds the keys; a sequence names the parts of
+        tuple keys, one column each.
+    cache : bool or path, default True
+        ``True`` uses :func:`lrnotes.cache.default_cache_dir`, a path uses that
+        folder, ``False`` trains everything afresh and stores nothing.
+    progress : bool, optional
+        Show a progress bar (``tqdm``; compact in Jupyter). Defaults to on
+        unless ``LRNOTES_PROGRESS=0``, which the book build sets.
+    description : str
+        Label of the progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` column(s), then :data:`lrnotes.training.RECORD_COLUMNS`.
+
+    Examples
+    --------
+    >>> records = sweep(grid(RunConfig(epochs=2), learning_rate=[0.1, 0.01]), seeds=[0, 1],
+    ...                 by="lr", cache=False, progress=False)
+    >>> records.groupby("lr").size().to_dict()
+    {0.01: 6, 0.1: 6}
+    """
+    from lrnotes.training import _check_seeds
+
+    seeds = _check_seeds(seeds)
+    if isinstance(configs, RunConfig):
+        configs = {0: configs}
+    elif isinstance(configs, Mapping):
+        configs = dict(configs)
+    elif isinstance(configs, Sequence) and not isinstance(configs, (str, bytes)):
+        configs = dict(enumerate(configs))
+    else:
+        raise TypeError(f"configs must be a RunConfig, a mapping or a list of them, got {type(configs).__name__}")
+    if not configs:
+        raise ValueError("configs is empty: nothing to train")
+    for key, config in configs.items():
+        if not isinstance(config, RunConfig):
+            raise TypeError(f"configs[{key!r}] must be a RunConfig, got {type(config).__name__}")
+    columns = [by] if isinstance(by, str) else list(by)
+    clashes = [name for name in columns if name in RECORD_COLUMNS]
+    if clashes:
+        raise ValueError(
+            f"by={clashes[0]!r} clashes with a column of the record; choose another name "
+            f"(the record has: {', '.join(RECORD_COLUMNS)})"
+        )
+    if len(columns) > 1:
+        for key in configs:
+            if not isinstance(key, tuple) or len(key) != len(columns):
+                raise ValueError(f"by names {len(columns)} columns, so keys must be tuples of that length, got {key!r}")
+
+    store = None
+    if cache is not False:
+        store = ResultCache(default_cache_dir() if cache is True else cache)
+
+    keys = list(configs)
+    found: dict[tuple[int, int], pd.DataFrame] = {}
+    missing: dict[int, list[int]] = {}
+    for index, key in enumerate(keys):
+        for seed in seeds:
+            record = store.get(run_key(configs[key], seed)) if store is not None else None
+            if record is not None:
+                found[index, seed] = record[RECORD_COLUMNS]
+            else:
+                missing.setdefault(index, []).append(seed)
+
+    # Runs that can share a graph train together: same stack key, same seeds.
+    groups: dict[tuple, list[int]] = {}
+    for index, needed in missing.items():
+        group = (stack_key(configs[keys[index]]) or f"alone-{index}", tuple(needed))
+        groups.setdefault(group, []).append(index)
+
+    total = sum(len(needed) for needed in missing.values())
+    bar = None
+    if total and _progress_enabled(progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=description, unit="run", leave=False,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total} runs [{elapsed}<{remaining}]")
+    try:
+        for (_, needed), members in groups.items():
+            records = train_stacked(
+                [configs[keys[index]] for index in members], list(needed), on_epoch=bar.update if bar else None
+            )
+            for index, record in zip(members, records):
+                for seed, part in record.groupby("seed", sort=False):
+                    part = part.reset_index(drop=True)
+                    found[index, int(seed)] = part
+                    if store is not None:
+                        store.put(run_key(configs[keys[index]], int(seed)), part, {"by": repr(keys[index])})
+    finally:
+        if bar is not None:
+            bar.close()
+
+    parts = []
+    for index, key in enumerate(keys):
+        for seed in seeds:
+            part = found[index, seed].copy()
+            values = key if len(columns) > 1 else (key,)
+            for position, (name, value) in enumerate(zip(columns, values)):
+                part.insert(position, name, [value] * len(part))
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,750 @@
+"""The book's one training function.
+
+:func:`train` trains a model for a :class:`RunConfig` and a seed and returns a
+tidy per-epoch record; :func:`train_many` does the same for several seeds.
+
+How it is fast, and why it is still Keras
+-----------------------------------------
+``model.fit`` spends most of its time on per-batch overhead when the model is
+as small as the book's testbed. The engine here compiles a whole epoch (all
+of its batches) into one ``tf.function`` and applies the updates with a real
+Keras optimizer (``optimizer.apply``), so learning-rate schedules, momentum
+and the adaptive optimizers are Keras' own code.
+
+For dense networks without callbacks, the runs of several seeds train *side by
+side*: the weights of seed ``s`` are slice ``s`` of stacked variables, each
+slice sees its own shuffled batches, and one graph updates them all. This is
+exact because every Keras optimizer of the book updates each weight from that
+weight's own gradient and state (nothing couples the slices), and the loss of
+the stack is the sum of the per-seed losses. Every operation is chosen so that
+a slice's arithmetic does not depend on the other slices: a seed trained
+alone gives bit-for-bit the record it gives inside a stack (the tests check).
+
+Runs with callbacks, and convolutional networks, use a real ``keras.Model``
+(one seed at a time) and call the callbacks as ``fit`` does, so
+``ReduceLROnPlateau``, ``LearningRateScheduler``, ``EarlyStopping`` and
+``ModelCheckpoint`` behave as they do under ``fit``.
+
+The record
+----------
+One row per seed and epoch, from epoch 0 (the initial weights) to the last.
+``loss``/``accuracy`` are measured on the whole training set at the end of the
+epoch (``fit`` instead reports a running mean over the epoch's batches),
+``val_loss``/``val_accuracy`` on the test set, which doubles as validation
+data. ``learning_rate`` is the rate the optimizer would use for its next
+update, read after the callbacks ran. ``updates`` counts weight updates so far
+and ``seconds`` is the wall time of the epoch (for seeds trained side by side,
+the stack's time divided by the number of seeds). A run whose loss becomes NaN
+or infinite is marked ``diverged`` from that epoch on, and its metrics are NaN.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lrnotes._runtime import keras, tf
+from lrnotes.data import DATASETS, Dataset, load_dataset
+from lrnotes.models import CNN, MLP, ModelSpec, build_model
+from lrnotes.optimizers import make_optimizer
+
+__all__ = ["RECORD_COLUMNS", "RunConfig", "can_stack", "stack_key", "train", "train_many", "train_stacked"]
+
+#: Columns of a training record, in order.
+RECORD_COLUMNS = [
+    "seed",
+    "epoch",
+    "updates",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "learning_rate",
+    "seconds",
+    "diverged",
+]
+
+_EVAL_CHUNK = 4096
+_ROW_ALIGNMENT = 16
+
+
+def _padded(rows: int) -> int:
+    """``rows`` rounded up to a multiple of 16 (a full AVX-512 vector of floats)."""
+    return -(-rows // _ROW_ALIGNMENT) * _ROW_ALIGNMENT
+
+
+def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__} {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class RunConfig:
+    """Everything that defines a training run except the seed.
+
+    Parameters
+    ----------
+    data : str, default "blobs"
+        A data set name (see :func:`lrnotes.load_dataset`).
+    model : MLP or CNN, default MLP()
+        The network; ``MLP()`` is the testbed's Dense(50) network.
+    optimizer : str or keras.optimizers.Optimizer, default "sgd"
+        A name (``"sgd"``, ``"adam"``, ...) or a Keras optimizer to copy.
+    learning_rate : float or LearningRateSchedule, optional
+        With an optimizer name: the rate, or ``None`` for the Keras default.
+    options : mapping, optional
+        Further optimizer arguments with a name, such as ``{"momentum": 0.9}``.
+    batch_size : int or None, default 32
+        Examples per update; ``None`` means the whole training set.
+    epochs : int, default 200
+        Passes over the training data.
+    callbacks : sequence of keras.callbacks.Callback, optional
+        Templates, deep-copied for every run, so runs never share state.
+
+    Examples
+    --------
+    >>> config = RunConfig(optimizer="sgd", learning_rate=0.1, epochs=5)
+    >>> config.steps_per_epoch
+    16
+    >>> RunConfig(batch_size=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_size must be a positive integer, got 0
+    """
+
+    data: str = "blobs"
+    model: ModelSpec = field(default_factory=MLP)
+    optimizer: str | keras.optimizers.Optimizer = "sgd"
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    batch_size: int | None = 32
+    epochs: int = 200
+    callbacks: Sequence[keras.callbacks.Callback] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, str) or self.data not in DATASETS:
+            raise ValueError(f"unknown data set {self.data!r}; expected one of: {', '.join(sorted(DATASETS))}")
+        if not isinstance(self.model, (MLP, CNN)):
+            raise TypeError(f"model must be an lrnotes MLP or CNN specification, got {type(self.model).__name__}")
+        _positive_int("batch_size", self.batch_size, allow_none=True)
+        _positive_int("epochs", self.epochs)
+        if not isinstance(self.options, Mapping):
+            raise TypeError(f"options must be a mapping, got {type(self.options).__name__}")
+        object.__setattr__(self, "options", dict(self.options))
+        callbacks = tuple(self.callbacks)
+        for callback in callbacks:
+            if not isinstance(callback, keras.callbacks.Callback):
+                raise TypeError(f"callbacks must be Keras callbacks, got {type(callback).__name__}")
+        object.__setattr__(self, "callbacks", callbacks)
+        self.make_optimizer()  # validates optimizer, learning_rate and options
+
+    @property
+    def dataset(self) -> Dataset:
+        """The data set (loaded once per process)."""
+        return load_dataset(self.data)
+
+    @property
+    def effective_batch_size(self) -> int:
+        """The batch size, with ``None`` and oversize batches mapped to the training-set size."""
+        n = self.dataset.x_train.shape[0]
+        return n if self.batch_size is None else min(self.batch_size, n)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Weight updates per epoch."""
+        return math.ceil(self.dataset.x_train.shape[0] / self.effective_batch_size)
+
+    def make_optimizer(self) -> keras.optimizers.Optimizer:
+        """A fresh optimizer for one run."""
+        return make_optimizer(self.optimizer, self.learning_rate, self.options)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with some fields changed (``dataclasses.replace``)."""
+        return replace(self, **changes)
+
+
+#: Optimizers whose update of a weight depends only on that weight's own
+#: gradient and state: runs stacked along a leading axis do not interact.
+_ELEMENTWISE_OPTIMIZERS = ("SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "Adamax", "Nadam", "AdamW")
+
+
+def _optimizer_parts(config: RunConfig) -> tuple[type, dict, Any]:
+    """The optimizer's class, its settings other than the rate, and the rate."""
+    optimizer = config.make_optimizer()
+    settings = dict(optimizer.get_config())
+    settings.pop("name", None)
+    rate = optimizer._learning_rate  # a float variable or a schedule
+    settings.pop("learning_rate", None)
+    if not isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        from lrnotes.callbacks import current_learning_rate
+
+        rate = current_learning_rate(optimizer)
+    return type(optimizer), settings, rate
+
+
+def can_stack(config: RunConfig) -> bool:
+    """Whether runs of ``config`` can train side by side in one graph.
+
+    True for dense networks (:class:`MLP`) without callbacks, trained by an
+    elementwise Keras optimizer (SGD, Adagrad, Adadelta, RMSprop, Adam,
+    Adamax, Nadam, AdamW) without ``clipnorm``/``global_clipnorm``, whose
+    norms would couple the runs.
+
+    Examples
+    --------
+    >>> can_stack(RunConfig())
+    True
+    >>> can_stack(RunConfig(optimizer="sgd", options={"global_clipnorm": 1.0}))
+    False
+    """
+    if not isinstance(config.model, MLP) or config.callbacks:
+        return False
+    cls, settings, _ = _optimizer_parts(config)
+    return (
+        cls.__name__ in _ELEMENTWISE_OPTIMIZERS
+        and settings.get("clipnorm") is None
+        and settings.get("global_clipnorm") is None
+    )
+
+
+def stack_key(config: RunConfig) -> str | None:
+    """Configurations with the same key train side by side, even with different rates.
+
+    ``None`` when ``config`` cannot be stacked (see :func:`can_stack`). The key
+    covers everything but a constant learning rate (schedules are part of it).
+
+    Examples
+    --------
+    >>> stack_key(RunConfig(learning_rate=0.1)) == stack_key(RunConfig(learning_rate=0.01))
+    True
+    >>> stack_key(RunConfig(batch_size=16)) == stack_key(RunConfig(batch_size=32))
+    False
+    """
+    from lrnotes.fingerprint import digest
+
+    if not can_stack(config):
+        return None
+    cls, settings, rate = _optimizer_parts(config)
+    return digest(
+        {
+            "data": config.data,
+            "model": config.model,
+            "optimizer": cls.__qualname__,
+            "settings": settings,
+            "schedule": rate if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) else None,
+            "batch_size": config.effective_batch_size,
+            "epochs": config.epochs,
+        }
+    )
+
+
+def train(config: RunConfig, seed: int = 0, *, return_model: bool = False):
+    """Train one run and return its per-epoch record.
+
+    Parameters
+    ----------
+    config : RunConfig
+        What to train.
+    seed : int, default 0
+        Seeds the initial weights and the order of the batches.
+    return_model : bool, default False
+        Also return the trained ``keras.Model``.
+
+    Returns
+    -------
+    pandas.DataFrame or (pandas.DataFrame, keras.Model)
+        The record (columns :data:`RECORD_COLUMNS`), and the model if asked.
+
+    Examples
+    --------
+    >>> record = train(RunConfig(learning_rate=0.1, epochs=3), seed=0)
+    >>> list(record["epoch"])
+    [0, 1, 2, 3]
+    >>> bool(record["val_accuracy"].iloc[-1] > 0.6)
+    True
+    """
+    _check_seeds([seed])
+    if can_stack(config):
+        engine = _StackedDense([config], [seed])
+        frame = engine.run().drop(columns="slot")
+        return (frame, engine.keras_model(0)) if return_model else frame
+    run = _KerasRun(config, seed)
+    frame = run.run().drop(columns="slot")
+    return (frame, run.model) if return_model else frame
+
+
+def train_many(config: RunConfig, seeds: Sequence[int]) -> pd.DataFrame:
+    """Train one run per seed and return the records, one after the other.
+
+    Seeds train side by side in one graph when :func:`can_stack` allows;
+    the result is identical to calling :func:`train` for each seed.
+
+    Examples
+    --------
+    >>> records = train_many(RunConfig(epochs=2), seeds=[0, 1])
+    >>> records.groupby("seed").size().to_dict()
+    {0: 3, 1: 3}
+    """
+    return train_stacked([config], seeds)[0]
+
+
+def train_stacked(
+    configs: Sequence[RunConfig], seeds: Sequence[int], *, on_epoch: Callable[[float], None] | None = None
+) -> list[pd.DataFrame]:
+    """Train every configuration with every seed; one record per configuration.
+
+    Configurations that share a :func:`stack_key` (they differ at most in a
+    constant learning rate) train side by side in one graph, all seeds at
+    once; each still gets exactly the record it would get alone.
+    ``on_epoch(runs)`` is called after every epoch with the (fraction of)
+    runs it completed, for progress bars.
+
+    Examples
+    --------
+    >>> records = train_stacked([RunConfig(learning_rate=0.1, epochs=2), RunConfig(learning_rate=0.01, epochs=2)], [0])
+    >>> [float(record["learning_rate"].iloc[-1]) for record in records]
+    [0.1, 0.01]
+    """
+    seeds = _check_seeds(seeds)
+    configs = list(configs)
+    for config in configs:
+        if not isinstance(config, RunConfig):
+            raise TypeError(f"configs must be RunConfig objects, got {type(config).__name__}")
+    results: list[pd.DataFrame | None] = [None] * len(configs)
+    groups: dict[str, list[int]] = {}
+    for index, config in enumerate(configs):
+        key = stack_key(config)
+        if key is None:
+            results[index] = pd.concat(
+                [_KerasRun(config, seed).run(on_epoch).drop(columns="slot") for seed in seeds], ignore_index=True
+            )
+        else:
+            groups.setdefault(key, []).append(index)
+    for members in groups.values():
+        frame = _StackedDense([configs[i] for i in members], seeds).run(on_epoch)
+        for position, index in enumerate(members):
+            part = frame[frame["slot"] // len(seeds) == position]
+            results[index] = part.drop(columns="slot").reset_index(drop=True)
+    return results
+
+
+def _check_seeds(seeds: Sequence[int]) -> list[int]:
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise TypeError(f"seeds must be a non-empty list of integers, got {seeds!r}")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise TypeError(f"seeds must be non-negative integers, got {seed!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {list(seeds)}")
+    return [int(seed) for seed in seeds]
+
+
+# --------------------------------------------------------------------------
+# Shared pieces
+
+
+def _loss_function(dataset: Dataset):
+    """Per-example loss as Keras computes it (from the logits behind the output activation)."""
+    if dataset.binary:
+        return keras.losses.binary_crossentropy
+    return keras.losses.categorical_crossentropy
+
+
+def _correct(dataset: Dataset, y_true, y_pred):
+    """Per-example accuracy as Keras' ``"accuracy"`` metric computes it."""
+    if dataset.binary:
+        return tf.cast(tf.equal(y_true[..., 0], tf.cast(y_pred[..., 0] > 0.5, y_true.dtype)), tf.float32)
+    return tf.cast(tf.equal(tf.argmax(y_true, axis=-1), tf.argmax(y_pred, axis=-1)), tf.float32)
+
+
+def _evaluation_chunks(dataset: Dataset) -> tuple[list[tuple[Any, Any]], int, int]:
+    """Training then test examples, zero-padded to a multiple of 16 rows, in chunks."""
+    x = np.concatenate([dataset.x_train, dataset.x_test])
+    y = np.concatenate([dataset.y_train, dataset.y_test])
+    rows = x.shape[0]
+    padding = _padded(rows) - rows
+    x = np.concatenate([x, np.zeros((padding, *x.shape[1:]), x.dtype)])
+    y = np.concatenate([y, np.zeros((padding, *y.shape[1:]), y.dtype)])
+    chunks = [
+        (tf.constant(x[start : start + _EVAL_CHUNK]), tf.constant(y[start : start + _EVAL_CHUNK]))
+        for start in range(0, x.shape[0], _EVAL_CHUNK)
+    ]
+    return chunks, dataset.x_train.shape[0], rows
+
+
+class _Recorder:
+    """Collects per-epoch metrics of S runs and marks divergence."""
+
+    def __init__(self, config: RunConfig, seeds: list[int]):
+        self.config = config
+        self.seeds = seeds
+        self.rows: list[dict[str, np.ndarray]] = []
+        self.diverged = np.zeros(len(seeds), dtype=bool)
+
+    def add(self, epoch: int, metrics: dict[str, np.ndarray], learning_rate, seconds: float) -> None:
+        finite = np.isfinite(metrics["loss"]) & np.isfinite(metrics["val_loss"])
+        self.diverged |= ~finite
+        row = {name: np.where(self.diverged, np.nan, value) for name, value in metrics.items()}
+        row["epoch"] = np.full(len(self.seeds), epoch)
+        row["learning_rate"] = np.full(len(self.seeds), learning_rate)
+        row["seconds"] = np.full(len(self.seeds), seconds / len(self.seeds))
+        row["diverged"] = self.diverged.copy()
+        self.rows.append(row)
+
+    def frame(self) -> pd.DataFrame:
+        columns = {name: np.stack([row[name] for row in self.rows], axis=1).ravel() for name in self.rows[0]}
+        frame = pd.DataFrame(columns)
+        frame.insert(0, "seed", np.repeat(self.seeds, len(self.rows)))
+        frame.insert(0, "slot", np.repeat(np.arange(len(self.seeds)), len(self.rows)))
+        frame["epoch"] = frame["epoch"].astype(int)
+        frame["updates"] = frame["epoch"] * self.config.steps_per_epoch
+        frame["diverged"] = frame["diverged"].astype(bool)
+        return frame[["slot", *RECORD_COLUMNS]]
+
+
+class _Engine:
+    """The epoch loop shared by both engines.
+
+    Subclasses provide ``_first_evaluation()`` and ``_epoch(order)``, each
+    returning per-example ``(loss, correct)`` arrays of shape ``[S, rows]``
+    over the training then the test examples (``_epoch`` trains one epoch on
+    the given ``[S, n]`` order first).
+    """
+
+    config: RunConfig
+    seeds: list[int]
+    optimizer: keras.optimizers.Optimizer
+    model: keras.Model | None = None
+
+    def _setup_evaluation(self) -> None:
+        self.eval_chunks, self.n_train, self.n_rows = _evaluation_chunks(self.dataset)
+
+    def _metrics(self, outputs) -> dict[str, np.ndarray]:
+        loss, correct = (np.asarray(output, dtype=np.float64) for output in outputs)
+        train, test = slice(0, self.n_train), slice(self.n_train, self.n_rows)
+        # float64 means over each seed's row: the same order whatever the stack size
+        with np.errstate(invalid="ignore", over="ignore"):
+            return {
+                "loss": loss[:, train].mean(axis=1),
+                "accuracy": correct[:, train].mean(axis=1),
+                "val_loss": loss[:, test].mean(axis=1),
+                "val_accuracy": correct[:, test].mean(axis=1),
+            }
+
+    def run(self, on_epoch: Callable[[float], None] | None = None) -> pd.DataFrame:
+        """Train; ``on_epoch(runs)`` reports progress in (fractions of) runs."""
+        config = self.config
+        reported = 0.0
+        recorder = _Recorder(config, self.seeds)
+        generators = [np.random.default_rng(seed) for seed in self.seeds]
+        n = self.dataset.x_train.shape[0]
+        callbacks = self._callback_list()
+        callbacks.on_train_begin()
+        start = time.perf_counter()
+        recorder.add(0, self._metrics(self._first_evaluation()), self._learning_rates(), time.perf_counter() - start)
+        for epoch in range(1, config.epochs + 1):
+            start = time.perf_counter()
+            order = np.stack([generator.permutation(n) for generator in generators]).astype(np.int32)
+            callbacks.on_epoch_begin(epoch - 1)
+            metrics = self._metrics(self._epoch(order, callbacks))
+            if not recorder.diverged.any() and np.isfinite(metrics["loss"]).all() and np.isfinite(metrics["val_loss"]).all():
+                logs = {name: float(value[0]) for name, value in metrics.items()} if len(self.seeds) == 1 else {}
+                callbacks.on_epoch_end(epoch - 1, logs)
+            recorder.add(epoch, metrics, self._learning_rates(), time.perf_counter() - start)
+            if on_epoch is not None:
+                on_epoch(len(self.seeds) / config.epochs)
+                reported += len(self.seeds) / config.epochs
+            if self.model is not None and recorder.diverged.all():
+                # A single diverged run: nothing left to learn; NaN rows to the end.
+                for later in range(epoch + 1, config.epochs + 1):
+                    recorder.add(later, metrics, self._learning_rates(), 0.0)
+                break
+            if self.model is not None and self.model.stop_training:
+                break
+        callbacks.on_train_end()
+        if on_epoch is not None and len(self.seeds) - reported > 1e-9:
+            on_epoch(len(self.seeds) - reported)  # stopped early: the run is done
+        return recorder.frame()
+
+    def _callback_list(self) -> keras.callbacks.CallbackList:
+        return keras.callbacks.CallbackList([], model=self.model)
+
+    def _learning_rates(self):
+        from lrnotes.callbacks import current_learning_rate
+
+        return current_learning_rate(self.optimizer)
+
+
+# --------------------------------------------------------------------------
+# Seeds side by side: dense networks without callbacks
+
+
+@tf.custom_gradient
+def _add_bias(x, bias):
+    """``x + bias`` per slice (``bias`` of shape ``[S, 1, units]``), with a bias
+    gradient whose summation order does not depend on the number of slices
+    (``tf.reduce_sum`` over the middle axis does, by a rounding error)."""
+
+    def gradient(upstream):
+        return upstream, tf.reduce_sum(tf.transpose(upstream, [0, 2, 1]), axis=-1)[:, None, :]
+
+    return x + bias, gradient
+
+
+class _SlotRates(keras.optimizers.schedules.LearningRateSchedule):
+    """A constant learning rate per stacked run, shaped ``[S, 1]``.
+
+    Every update rule of the elementwise optimizers multiplies by the rate, so
+    the rate of slot ``s`` reaches exactly the weights of slot ``s``.
+    """
+
+    def __init__(self, rates: Sequence[float]):
+        self.rates = [float(rate) for rate in rates]
+        self._tensor = tf.constant(np.asarray(self.rates, np.float32).reshape(-1, 1))
+
+    def __call__(self, step):
+        return self._tensor
+
+    def get_config(self) -> dict:
+        return {"rates": self.rates}
+
+
+@functools.lru_cache(maxsize=256)
+def _initial_weights(spec: MLP, data: str, seed: int) -> tuple[np.ndarray, ...]:
+    """The initial weights that ``spec.build(dataset, seed)`` has (memoised)."""
+    return tuple(build_model(spec, load_dataset(data), seed).get_weights())
+
+
+class _StackedDense(_Engine):
+    def __init__(self, configs: list[RunConfig], seeds: list[int]):
+        self.config = config = configs[0]
+        self.seeds = [seed for _ in configs for seed in seeds]
+        self.dataset = dataset = config.dataset
+        per_slot = [_initial_weights(config.model, config.data, seed) for seed in self.seeds]
+        # Each weight array of each slot is stored flat and zero-padded to a
+        # multiple of 16 elements: the optimizer's elementwise kernels then
+        # process every slot in full vectors, never in a scalar tail whose
+        # rounding (of sqrt, for one) differs. Padding gets zero gradients and
+        # stays zero under every elementwise optimizer.
+        self.shapes = [weights.shape for weights in per_slot[0]]
+        self.variables = []
+        for i, shape in enumerate(self.shapes):
+            size = int(np.prod(shape))
+            flat = np.zeros((len(per_slot), _padded(size)), np.float32)
+            flat[:, :size] = np.stack([weights[i].ravel() for weights in per_slot])
+            self.variables.append(keras.Variable(flat, name=f"stacked_{i}"))
+        spec: MLP = config.model
+        hidden = keras.activations.get(spec.activation)
+        output = keras.activations.get("sigmoid" if dataset.binary else "softmax")
+        self.activations = [hidden] * len(spec.hidden) + [output]
+        cls, settings, rate = _optimizer_parts(config)
+        if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+            self.slot_rates = None
+            self.optimizer = config.make_optimizer()
+        else:
+            self.slot_rates = [_optimizer_parts(c)[2] for c in configs for _ in seeds]
+            self.optimizer = cls(learning_rate=_SlotRates(self.slot_rates), **settings)
+        self.optimizer.build(self.variables)
+        self.loss_fn = _loss_function(dataset)
+        self._setup_evaluation()
+        x_train = tf.constant(dataset.x_train)
+        y_train = tf.constant(dataset.y_train)
+        size = len(self.seeds)
+        self.padded_batch = _padded(config.effective_batch_size)
+
+        def evaluate():
+            losses, hits = [], []
+            for x, y in self.eval_chunks:
+                x = tf.broadcast_to(x[None], [size, *x.shape])
+                y = tf.broadcast_to(y[None], [size, *y.shape])
+                probabilities = self._forward(x)
+                losses.append(self.loss_fn(y, probabilities))
+                hits.append(_correct(dataset, y, probabilities))
+            return tf.concat(losses, axis=1), tf.concat(hits, axis=1)
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, size, self.padded_batch], tf.int32),
+                tf.TensorSpec([None, self.padded_batch], tf.float32),
+            ]
+        )
+        def train_epoch(index, mask):
+            for step in tf.range(tf.shape(index)[0]):
+                x_batch = tf.gather(x_train, index[step])
+                y_batch = tf.gather(y_train, index[step])
+                weights = mask[step] / tf.reduce_sum(mask[step])
+                with tf.GradientTape() as tape:
+                    per_example = self.loss_fn(y_batch, self._forward(x_batch))
+                    total = tf.reduce_sum(per_example * weights)
+                gradients = tape.gradient(total, self.variables)
+                self.optimizer.apply(gradients, self.variables)
+            return evaluate()
+
+        self._train_epoch = train_epoch.get_concrete_function()
+        self._evaluate = tf.function(evaluate).get_concrete_function()
+
+    def _learning_rates(self):
+        if self.slot_rates is None:
+            return super()._learning_rates()
+        return np.asarray(self.slot_rates)
+
+    def _weights(self, index: int, *, bias: bool):
+        """Weight array ``index`` of every slot, in its layer's shape."""
+        shape = self.shapes[index]
+        flat = self.variables[index][:, : int(np.prod(shape))]
+        return tf.reshape(flat, [-1, 1, *shape] if bias else [-1, *shape])
+
+    def _forward(self, x):
+        for layer, activation in enumerate(self.activations):
+            kernel = self._weights(2 * layer, bias=False)
+            bias = self._weights(2 * layer + 1, bias=True)
+            x = activation(_add_bias(tf.matmul(x, kernel), bias))
+        return x
+
+    def _first_evaluation(self):
+        return self._evaluate()
+
+    def _epoch(self, order: np.ndarray, callbacks):
+        return self._train_epoch(*self._batches(order))
+
+    def _batches(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Split each seed's shuffled order into batches padded to a common width.
+
+        Padding rows repeat example 0 and carry zero weight in the loss, so
+        they change no gradient; they keep every tensor a multiple of 16 rows
+        per seed, so vectorised kernels never fall back to scalar tails whose
+        rounding differs (which would make a seed's result depend on its
+        neighbours in the stack).
+        """
+        size, n = order.shape
+        batch = self.config.effective_batch_size
+        steps = self.config.steps_per_epoch
+        index = np.zeros((steps, size, self.padded_batch), dtype=np.int32)
+        mask = np.zeros((steps, self.padded_batch), dtype=np.float32)
+        for step in range(steps):
+            chunk = order[:, step * batch : (step + 1) * batch]
+            index[step, :, : chunk.shape[1]] = chunk
+            mask[step, : chunk.shape[1]] = 1.0
+        return tf.constant(index), tf.constant(mask)
+
+    def keras_model(self, slot: int) -> keras.Model:
+        """A real Keras model holding the weights of one slot."""
+        model = build_model(self.config.model, self.dataset, self.seeds[slot])
+        model.set_weights(
+            [variable.numpy()[slot, : int(np.prod(shape))].reshape(shape)
+             for variable, shape in zip(self.variables, self.shapes)]
+        )
+        return model
+
+
+# --------------------------------------------------------------------------
+# One seed with a real keras.Model: callbacks, convolutional networks
+
+
+def _needs_batch_hooks(callback: keras.callbacks.Callback) -> bool:
+    base = keras.callbacks.Callback
+    return any(
+        getattr(type(callback), hook) is not getattr(base, hook)
+        for hook in ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+    )
+
+
+class _KerasRun(_Engine):
+    def __init__(self, config: RunConfig, seed: int):
+        import copy
+
+        self.config = config
+        self.seeds = [seed]
+        self.dataset = dataset = config.dataset
+        self.model = model = build_model(config.model, dataset, seed)
+        self.optimizer = config.make_optimizer()
+        self.loss_fn = _loss_function(dataset)
+        model.compile(
+            optimizer=self.optimizer,
+            loss="binary_crossentropy" if dataset.binary else "categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        # Build the compiled metrics, so callbacks can tell "accuracy" is to be maximised.
+        model.compute_metrics(dataset.x_train[:1], dataset.y_train[:1], model(dataset.x_train[:1]))
+        model.reset_metrics()
+        self.callbacks = [copy.deepcopy(callback) for callback in config.callbacks]
+        self.batch_hooks = any(_needs_batch_hooks(callback) for callback in self.callbacks)
+        self._setup_evaluation()
+        x_train = tf.constant(dataset.x_train)
+        y_train = tf.constant(dataset.y_train)
+        n = dataset.x_train.shape[0]
+        batch = config.effective_batch_size
+        steps = config.steps_per_epoch
+        variables = model.trainable_variables
+        self.optimizer.build(variables)
+
+        def step(x_batch, y_batch):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(self.loss_fn(y_batch, model(x_batch, training=True)))
+            self.optimizer.apply(tape.gradient(loss, variables), variables)
+            return loss
+
+        def evaluate():
+            losses, hits = [], []
+            for x, y in self.eval_chunks:
+                probabilities = model(x, training=False)
+                losses.append(self.loss_fn(y, probabilities))
+                hits.append(_correct(dataset, y, probabilities))
+            return tf.concat(losses, axis=0)[None], tf.concat(hits, axis=0)[None]
+
+        @tf.function(input_signature=[tf.TensorSpec([n], tf.int32)])
+        def train_epoch(order):
+            for index in tf.range(steps):
+                batch_index = order[index * batch : tf.minimum((index + 1) * batch, n)]
+                step(tf.gather(x_train, batch_index), tf.gather(y_train, batch_index))
+            return evaluate()
+
+        self._evaluate = tf.function(evaluate).get_concrete_function()
+        if self.batch_hooks:
+            shape = [None, *dataset.input_shape]
+            self._train_step = tf.function(
+                step,
+                input_signature=[tf.TensorSpec(shape, tf.float32), tf.TensorSpec([None, dataset.output_units], tf.float32)],
+            ).get_concrete_function()
+        else:
+            self._train_epoch = train_epoch.get_concrete_function()
+
+    def _callback_list(self) -> keras.callbacks.CallbackList:
+        self.model.stop_training = False
+        return keras.callbacks.CallbackList(
+            self.callbacks, model=self.model, epochs=self.config.epochs, steps=self.config.steps_per_epoch, verbose=0
+        )
+
+    def _first_evaluation(self):
+        return self._evaluate()
+
+    def _epoch(self, order: np.ndarray, callbacks):
+        if not self.batch_hooks:
+            return self._train_epoch(tf.constant(order[0]))
+        # Batch by batch, calling the batch hooks as fit does.
+        batch = self.config.effective_batch_size
+        total, weight = 0.0, 0
+        for index in range(self.config.steps_per_epoch):
+            batch_index = order[0, index * batch : (index + 1) * batch]
+            callbacks.on_train_batch_begin(index)
+            loss = float(self._train_step(tf.constant(self.dataset.x_train[batch_index]),
+                                          tf.constant(self.dataset.y_train[batch_index])))
+            total += loss * batch_index.size
+            weight += batch_index.size
+            # fit reports the running mean of the epoch's batch losses so far
+            callbacks.on_train_batch_end(index, {"loss": total / weight})
+            if self.model.stop_training or not np.isfinite(loss):
+                break
+        return self._evaluate()
