@@ -24,6 +24,7 @@ from lrnotes.data import (  # noqa: E402
 )
 from lrnotes.fingerprint import digest, fingerprint  # noqa: E402
 from lrnotes.models import CNN, MLP, build_model, testbed_model  # noqa: E402
+from lrnotes.notebook import record, setup_notebook  # noqa: E402
 from lrnotes.optimizers import (  # noqa: E402
     KERAS2_DEFAULT_LEARNING_RATES,
     OPTIMIZERS,
@@ -39,7 +40,17 @@ from lrnotes.schedules import (  # noqa: E402
     step_decay,
     time_based_decay,
 )
+from lrnotes.plots import (  # noqa: E402
+    plot_dataset,
+    plot_final,
+    plot_grid,
+    plot_learning_rates,
+    plot_runs,
+    series_colors,
+)
+from lrnotes.settings import PROFILES, Settings, choose  # noqa: E402
 from lrnotes.sweeps import grid, run_key, sweep  # noqa: E402
+from lrnotes.analysis import epochs_to_reach, final, summarize  # noqa: E402
 from lrnotes.training import (  # noqa: E402
     RECORD_COLUMNS,
     RunConfig,
@@ -56,22 +67,27 @@ __all__ = [
     "KERAS2_DEFAULT_LEARNING_RATES",
     "MLP",
     "OPTIMIZERS",
+    "PROFILES",
     "RECORD_COLUMNS",
     "Dataset",
     "LearningRateMonitor",
     "ResultCache",
     "RunConfig",
+    "Settings",
     "__version__",
     "bayes_accuracy",
     "bayes_predict",
     "build_model",
     "can_stack",
+    "choose",
     "current_learning_rate",
     "default_cache_dir",
     "default_learning_rate",
     "digest",
+    "epochs_to_reach",
     "exponential_decay",
     "exponential_decay_schedule",
+    "final",
     "fingerprint",
     "grid",
     "keras",
@@ -81,11 +97,20 @@ __all__ = [
     "load_digits",
     "load_ionosphere",
     "make_optimizer",
+    "plot_dataset",
+    "plot_final",
+    "plot_grid",
+    "plot_learning_rates",
+    "plot_runs",
+    "record",
     "recursive_time_based_decay",
     "run_key",
     "scheduler",
+    "series_colors",
+    "setup_notebook",
     "stack_key",
     "step_decay",
+    "summarize",
     "sweep",
     "testbed_model",
     "tf",

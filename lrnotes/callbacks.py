@@ -31,7 +31,8 @@ def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
     """
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise TypeError(f"optimizer must be a Keras optimizer, got {type(optimizer).__name__}")
-    value = np.float32(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    rate = optimizer.learning_rate  # a Keras variable, or a tensor from the schedule
+    value = np.float32(rate.numpy() if hasattr(rate, "numpy") else keras.ops.convert_to_numpy(rate))
     # The rate is a float32 variable: report the shortest decimal that is that
     # float32 (0.001, not 0.0010000000474974513).
     return float(str(value))

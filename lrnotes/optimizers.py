@@ -121,15 +121,15 @@ def make_optimizer(
             _check_learning_rate(float(keras.ops.convert_to_numpy(fresh.learning_rate)))
         return fresh
     cls = OPTIMIZERS[_check_name(optimizer)]
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs", "name")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for optimizer {optimizer!r}; accepted: {', '.join(accepted)}")
+    if "learning_rate" in options:
+        raise ValueError("give the learning rate as learning_rate, not inside options")
     if learning_rate is not None:
         options["learning_rate"] = _check_learning_rate(learning_rate)
-    try:
-        return cls(**options)
-    except TypeError as error:
-        accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")]
-        raise ValueError(
-            f"invalid options {sorted(options)} for optimizer {optimizer!r}; accepted: {', '.join(accepted)}"
-        ) from error
+    return cls(**options)
 
 
 def optimizer_fingerprint(optimizer: keras.optimizers.Optimizer) -> dict:

@@ -15,16 +15,17 @@ exponential         ``lr0 * exp(-k * epoch)``                 ``ExponentialDecay
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from lrnotes._runtime import keras
 
 __all__ = [
+    "EpochSchedule",
     "exponential_decay",
     "exponential_decay_schedule",
     "legacy_decay",
@@ -151,13 +152,31 @@ def exponential_decay_schedule(
     )
 
 
+@dataclass(frozen=True)
+class EpochSchedule:
+    """``function(epoch, **parameters)`` as a ``LearningRateScheduler`` schedule.
+
+    ``LearningRateScheduler`` calls its schedule as ``schedule(epoch, current_rate)``;
+    this wrapper ignores the current rate, so the rate of epoch ``e`` is a
+    function of ``e`` alone (a closed form never compounds).
+    """
+
+    function: Callable[..., float]
+    parameters: dict = field(default_factory=dict)
+
+    def __call__(self, epoch: int, learning_rate: float | None = None) -> float:
+        return float(self.function(epoch, **self.parameters))
+
+
 def scheduler(function: Callable[..., float], **parameters) -> keras.callbacks.LearningRateScheduler:
-    """A ``LearningRateScheduler`` that calls ``function(epoch, **parameters)``.
+    """A ``LearningRateScheduler`` whose rate at epoch ``e`` is ``function(e, **parameters)``.
 
     Examples
     --------
     >>> callback = scheduler(step_decay, lr0=0.1, drop=0.5, epochs_drop=10)
-    >>> callback.schedule(9)
-    0.05
+    >>> callback.schedule(9, 0.1), callback.schedule(19, 0.05)
+    (0.05, 0.025)
     """
-    return keras.callbacks.LearningRateScheduler(functools.partial(function, **parameters))
+    if not callable(function):
+        raise TypeError(f"function must be callable, got {type(function).__name__}")
+    return keras.callbacks.LearningRateScheduler(EpochSchedule(function, dict(parameters)))

@@ -1,0 +1,129 @@
+"""Summaries of training records: final values, epochs to a threshold, tables.
+
+All functions take the tidy records of :func:`lrnotes.sweep` (one row per
+configuration, seed and epoch) and treat a diverged run as what it is: its
+final metrics are missing, it never reaches a threshold, and tables count it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["epochs_to_reach", "final", "summarize"]
+
+
+def _as_list(by: str | Sequence[str] | None) -> list[str]:
+    if by is None:
+        return []
+    return [by] if isinstance(by, str) else list(by)
+
+
+def _check_columns(records: pd.DataFrame, columns: Sequence[str]) -> None:
+    if not isinstance(records, pd.DataFrame):
+        raise TypeError(f"records must be a pandas DataFrame, got {type(records).__name__}")
+    missing = [column for column in columns if column not in records.columns]
+    if missing:
+        raise ValueError(f"records lack column(s) {missing}; they have {list(records.columns)}")
+
+
+def final(records: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """The last epoch of every run (one row per configuration and seed).
+
+    A diverged run keeps its row, with NaN metrics and ``diverged`` True.
+
+    Examples
+    --------
+    >>> records = pd.DataFrame({"lr": [0.1] * 4, "seed": [0, 0, 1, 1], "epoch": [0, 1, 0, 1],
+    ...                         "val_accuracy": [0.3, 0.8, 0.3, 0.7], "diverged": False})
+    >>> final(records, "lr")["val_accuracy"].tolist()
+    [0.8, 0.7]
+    """
+    keys = [*_as_list(by), "seed"]
+    _check_columns(records, [*keys, "epoch"])
+    index = records.groupby(keys, sort=False)["epoch"].idxmax()
+    return records.loc[index.to_numpy()].reset_index(drop=True)
+
+
+def epochs_to_reach(
+    records: pd.DataFrame, threshold: float, *, metric: str = "val_accuracy", by: str | Sequence[str] | None = None
+) -> pd.Series:
+    """First epoch at which each run's ``metric`` reaches ``threshold`` (NaN if never).
+
+    Examples
+    --------
+    >>> records = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "epoch": [0, 1, 2] * 2,
+    ...                         "val_accuracy": [0.3, 0.8, 0.9, 0.3, 0.4, 0.5]})
+    >>> epochs_to_reach(records, 0.75).tolist()
+    [1.0, nan]
+    """
+    keys = [*_as_list(by), "seed"]
+    _check_columns(records, [*keys, "epoch", metric])
+    reached = records[records[metric] >= threshold]
+    first = reached.groupby(keys, sort=False)["epoch"].min()
+    runs = records.groupby(keys, sort=False)["epoch"].min()  # every run, in order
+    return first.reindex(runs.index).astype(float).rename(f"epochs_to_{threshold:g}")
+
+
+def summarize(
+    records: pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    *,
+    threshold: float | None = None,
+    metric: str = "val_accuracy",
+    digits: int = 3,
+) -> pd.DataFrame:
+    """A small results table: one row per configuration.
+
+    Columns: final training and test accuracy as mean ± standard deviation over
+    the seeds that did not diverge, the final test loss likewise, the median
+    epoch at which ``metric`` first reached ``threshold`` (with how many runs
+    reached it), and the number of diverged runs. Float keys are shown with
+    ``:g`` (``0.001``, not ``1.000000e-03``).
+
+    Examples
+    --------
+    >>> records = pd.DataFrame({"lr": [0.1] * 4, "seed": [0, 0, 1, 1], "epoch": [0, 1, 0, 1],
+    ...                         "accuracy": [0.3, 0.8, 0.3, 0.6], "val_accuracy": [0.3, 0.8, 0.3, 0.7],
+    ...                         "val_loss": [1.0, 0.5, 1.0, 0.6], "diverged": False})
+    >>> summarize(records, "lr", threshold=0.75).iloc[0].to_dict()
+    {'train accuracy': '0.700 ± 0.141', 'test accuracy': '0.750 ± 0.071', 'test loss': '0.550 ± 0.071', 'epochs to 0.75': '1 (1/2)', 'diverged': '0/2'}
+    """
+    keys = _as_list(by)
+    _check_columns(records, [*keys, "seed", "epoch", "accuracy", "val_accuracy", "val_loss"])
+    last = final(records, keys)
+    if "diverged" not in last:
+        last = last.assign(diverged=False)
+    reach = None
+    if threshold is not None:
+        reach = epochs_to_reach(records, threshold, metric=metric, by=keys).reset_index()
+    rows = {}
+    groups = last.groupby(keys, sort=False) if keys else [((), last)]
+    for key, group in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        row = {}
+        for column, label in (("accuracy", "train accuracy"), ("val_accuracy", "test accuracy"), ("val_loss", "test loss")):
+            values = group.loc[~group["diverged"], column].dropna()
+            row[label] = (
+                "—"
+                if values.empty
+                else f"{values.mean():.{digits}f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.{digits}f}"
+            )
+        if reach is not None:
+            selection = reach
+            for name, value in zip(keys, key):
+                selection = selection[selection[name] == value]
+            epochs = selection.iloc[:, -1]
+            reached = int(epochs.notna().sum())
+            row[f"epochs to {threshold:g}"] = (
+                f"{np.nanmedian(epochs):.0f} ({reached}/{len(epochs)})" if reached else f"never (0/{len(epochs)})"
+            )
+        row["diverged"] = f"{int(group['diverged'].sum())}/{len(group)}"
+        labels = tuple(f"{part:g}" if isinstance(part, float) else part for part in key)
+        rows[labels[0] if len(labels) == 1 else labels] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if keys:
+        table.index.names = keys
+    return table

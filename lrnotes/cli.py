@@ -1,0 +1,78 @@
+"""The ``lrnotes`` command: list, run and build the book's chapters.
+
+Examples
+--------
+::
+
+    lrnotes list
+    lrnotes run learning_rate --profile quick
+    lrnotes build --profile full
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lrnotes.settings import PROFILES
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lrnotes", description="Execute and build the lrnotes book.")
+    parser.add_argument("--root", default=None, help="the book's repository (default: found from here)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("list", help="list the chapters (notebooks) of the book")
+
+    run = commands.add_parser("run", help="execute one chapter into the build folder")
+    run.add_argument("chapter", help="chapter name, as printed by 'lrnotes list'")
+    run.add_argument("--profile", default="quick", help=f"one of: {', '.join(PROFILES)} (default: quick)")
+    run.add_argument("--build-dir", default=None, help="default: ROOT/_build")
+    run.add_argument("--timeout", type=float, default=None, help="seconds allowed (default: by profile)")
+
+    build = commands.add_parser("build", help="execute every chapter and build the HTML book")
+    build.add_argument("--profile", default="full", help=f"one of: {', '.join(PROFILES)} (default: full)")
+    build.add_argument("--build-dir", default=None, help="default: ROOT/_build (HTML in BUILD_DIR/html)")
+    build.add_argument("--jobs", type=int, default=None, help="notebooks executed at once (default: up to 2)")
+    build.add_argument("--timeout", type=float, default=None, help="seconds allowed per notebook")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 success, 1 build failure, 2 bad usage)."""
+    arguments = _parser().parse_args(argv)
+    # Import late: argument errors answer at once, without loading TensorFlow.
+    from lrnotes.book import BuildError, build_book, chapter_by_name, chapters, find_root
+
+    try:
+        root = find_root(arguments.root)
+        if arguments.command == "list":
+            for chapter in chapters(root):
+                print(f"{chapter.name:28} {chapter.title}")
+            return 0
+        if getattr(arguments, "profile", None) not in PROFILES:
+            raise ValueError(f"unknown profile {arguments.profile!r}; expected one of: {', '.join(PROFILES)}")
+        if arguments.command == "run":
+            chapter = chapter_by_name(arguments.chapter, root)
+            build_book(root, profile=arguments.profile, build_dir=arguments.build_dir, jobs=1,
+                       timeout=arguments.timeout, only=[chapter.name], html=False)
+            build_dir = Path(arguments.build_dir) if arguments.build_dir else root / "_build"
+            print(f"executed notebook: {build_dir / 'src' / chapter.path}")
+            return 0
+        report = build_book(root, profile=arguments.profile, build_dir=arguments.build_dir,
+                            jobs=arguments.jobs, timeout=arguments.timeout)
+        print(f"book built: {report.html / 'index.html'}")
+        return 0
+    except ValueError as error:
+        print(f"lrnotes: error: {error}", file=sys.stderr)
+        return 2
+    except BuildError as error:
+        print(f"lrnotes: build failed: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

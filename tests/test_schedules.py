@@ -1,0 +1,77 @@
+"""Schedules: closed forms against the Keras objects that implement them."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import lrnotes as ln
+from lrnotes import schedules
+from lrnotes._runtime import keras
+
+
+def test_inverse_time_decay_is_time_based_decay():
+    steps = np.arange(0, 5000, 7)
+    for decay in (1e-1, 1e-2, 1e-3, 1e-4):
+        schedule = keras.optimizers.schedules.InverseTimeDecay(0.01, decay_steps=1, decay_rate=decay)
+        keras_rates = np.array([float(schedule(step)) for step in steps])
+        closed = schedules.time_based_decay(0.01, decay, steps)
+        np.testing.assert_allclose(keras_rates, closed, rtol=2e-7)  # float32 precision
+        legacy = schedules.legacy_decay(0.01, decay)
+        assert float(legacy(1234)) == float(schedule(1234))
+
+
+def test_recursive_form_is_not_what_keras_does():
+    recursive = schedules.recursive_time_based_decay(0.1, 0.001, 10)
+    assert recursive[0] == 0.1
+    for epoch in range(1, 10):
+        assert math.isclose(recursive[epoch], recursive[epoch - 1] / (1 + 0.001 * epoch))
+    # counted per epoch, the closed form decays more slowly than the recursion
+    assert (schedules.time_based_decay(0.1, 0.001, np.arange(10))[2:] > recursive[2:]).all()
+
+
+def test_step_decay_matches_its_formula_and_drives_the_scheduler():
+    for epoch in range(100):
+        assert schedules.step_decay(epoch) == 0.1 * 0.5 ** math.floor((1 + epoch) / 10)
+    config = ln.RunConfig(learning_rate=0.1, epochs=25, callbacks=[schedules.scheduler(schedules.step_decay)])
+    record = ln.train(config, seed=0)
+    # the rate in effect during epoch e (0-based) is step_decay(e); the record is 1-based
+    expected = [schedules.step_decay(epoch - 1) for epoch in range(1, 26)]
+    np.testing.assert_allclose(record["learning_rate"].iloc[1:], expected, rtol=1e-6)
+
+
+def test_exponential_schedule_equals_the_callback_epoch_by_epoch():
+    steps_per_epoch = 16
+    schedule = schedules.exponential_decay_schedule(0.1, 0.1, steps_per_epoch)
+    for epoch in range(30):
+        for step in (0, 7, 15):
+            assert math.isclose(float(schedule(epoch * steps_per_epoch + step)),
+                                schedules.exponential_decay(epoch), rel_tol=1e-6)
+    np.testing.assert_allclose(schedules.exponential_decay(np.arange(3), 0.1, 0.1), 0.1 * np.exp(-0.1 * np.arange(3)))
+
+
+def test_keras3_ignores_the_removed_decay_argument():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        optimizer = keras.optimizers.SGD(learning_rate=0.01, decay=0.1)
+    assert any("decay" in str(warning.message) for warning in caught)
+    optimizer.iterations.assign(1000)
+    assert float(optimizer.learning_rate) == pytest.approx(0.01)  # not 0.01 / (1 + 0.1 * 1000)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: schedules.time_based_decay(-0.1, 0.1, [0]), "lr0 must be positive"),
+        (lambda: schedules.time_based_decay(0.1, -1, [0]), "decay must be non-negative"),
+        (lambda: schedules.recursive_time_based_decay(0.1, 0.1, 0), "epochs must be a positive integer"),
+        (lambda: schedules.step_decay(1, epochs_drop=0), "epochs_drop must be a positive integer"),
+        (lambda: schedules.exponential_decay(1, lr0="0.1"), "lr0 must be a finite number"),
+    ],
+)
+def test_bad_schedule_arguments_name_the_parameter(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()

@@ -1,0 +1,162 @@
+"""The training function: determinism, stacked runs, divergence, callbacks, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lrnotes as ln
+from lrnotes._runtime import keras
+
+DETERMINISTIC = [column for column in ln.RECORD_COLUMNS if column != "seconds"]
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    return a[DETERMINISTIC].reset_index(drop=True).equals(b[DETERMINISTIC].reset_index(drop=True))
+
+
+def test_record_shape_and_columns():
+    record = ln.train(ln.RunConfig(learning_rate=0.1, epochs=4), seed=3)
+    assert list(record.columns) == ln.RECORD_COLUMNS
+    assert list(record["epoch"]) == [0, 1, 2, 3, 4]
+    assert list(record["updates"]) == [0, 16, 32, 48, 64]
+    assert (record["seed"] == 3).all() and not record["diverged"].any()
+    assert record["loss"].iloc[-1] < record["loss"].iloc[0]
+
+
+def test_same_seed_same_record_and_different_seed_different_record():
+    config = ln.RunConfig(learning_rate=0.05, epochs=6)
+    first, second = ln.train(config, seed=1), ln.train(config, seed=1)
+    assert _same(first, second)
+    assert not first["val_loss"].equals(ln.train(config, seed=2)["val_loss"])
+
+
+def test_keras_path_is_deterministic_too():
+    config = ln.RunConfig(model=ln.CNN(filters=(4,), dense=8), data="digits_images", epochs=2, batch_size=64)
+    assert not ln.can_stack(config)
+    assert _same(ln.train(config, seed=0), ln.train(config, seed=0))
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "options"),
+    [("sgd", {}), ("sgd", {"momentum": 0.9, "nesterov": True}), ("adam", {}), ("rmsprop", {}),
+     ("adagrad", {}), ("adadelta", {}), ("adamax", {}), ("nadam", {}), ("adamw", {"weight_decay": 0.01})],
+)
+def test_runs_side_by_side_equal_runs_alone(optimizer, options):
+    """Seeds and rates trained in one stack give bit-for-bit the records they give alone."""
+    rates = [0.1, 0.003]
+    configs = [ln.RunConfig(optimizer=optimizer, learning_rate=rate, options=options, epochs=6, batch_size=20)
+               for rate in rates]
+    stacked = ln.train_stacked(configs, seeds=[4, 0, 7])
+    for config, record in zip(configs, stacked):
+        for seed in (0, 7):
+            alone = ln.train(config, seed=seed)
+            assert _same(alone, record[record["seed"] == seed]), (optimizer, config.learning_rate, seed)
+
+
+def test_stacking_is_refused_when_runs_would_interact():
+    assert ln.can_stack(ln.RunConfig())
+    assert not ln.can_stack(ln.RunConfig(options={"clipnorm": 1.0}))
+    assert not ln.can_stack(ln.RunConfig(callbacks=[keras.callbacks.EarlyStopping()]))
+    assert ln.stack_key(ln.RunConfig(learning_rate=0.1)) == ln.stack_key(ln.RunConfig(learning_rate=0.2))
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
+    assert ln.stack_key(ln.RunConfig(learning_rate=schedule)) != ln.stack_key(ln.RunConfig(learning_rate=0.1))
+
+
+def test_optimizer_instance_and_name_give_the_same_run():
+    by_name = ln.train(ln.RunConfig(optimizer="sgd", learning_rate=0.05, options={"momentum": 0.5}, epochs=3))
+    instance = keras.optimizers.SGD(learning_rate=0.05, momentum=0.5)
+    by_instance = ln.train(ln.RunConfig(optimizer=instance, epochs=3))
+    assert _same(by_name, by_instance)
+
+
+def test_schedules_drive_the_recorded_rate():
+    schedule = keras.optimizers.schedules.InverseTimeDecay(0.1, decay_steps=1, decay_rate=0.01)
+    record = ln.train(ln.RunConfig(learning_rate=schedule, epochs=3))
+    expected = [0.1 / (1 + 0.01 * updates) for updates in record["updates"]]
+    np.testing.assert_allclose(record["learning_rate"], expected, rtol=1e-6)
+
+
+def test_divergence_is_recorded_not_plotted_as_garbage():
+    configs = ln.grid(ln.RunConfig(epochs=8), learning_rate=[1e4, 0.1])
+    records = ln.sweep(configs, seeds=[0, 1], by="lr", cache=False)
+    exploded = records[records["lr"] == 1e4]
+    assert exploded.groupby("seed")["diverged"].any().all()
+    after = exploded[exploded["diverged"]]
+    assert after[["loss", "accuracy", "val_loss", "val_accuracy"]].isna().all().all()
+    assert len(exploded) == 2 * 9  # every epoch keeps its row
+    healthy = records[records["lr"] == 0.1]
+    assert not healthy["diverged"].any() and healthy["val_accuracy"].notna().all()
+    table = ln.summarize(records, "lr")
+    assert table.loc["10000", "diverged"] == "2/2" and table.loc["10000", "test accuracy"] == "—"
+
+
+def test_divergence_on_the_keras_path_fills_the_remaining_epochs():
+    config = ln.RunConfig(learning_rate=1e4, epochs=6, callbacks=[keras.callbacks.History()])
+    record = ln.train(config)
+    assert record["diverged"].iloc[-1] and len(record) == 7
+    assert record.loc[record["diverged"], "val_loss"].isna().all()
+
+
+def test_early_stopping_stops_and_restores():
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, min_delta=10.0, restore_best_weights=True)
+    record, model = ln.train(ln.RunConfig(learning_rate=0.1, epochs=50, callbacks=[stopper]), return_model=True)
+    assert record["epoch"].max() == 3  # epoch 1 is the best with min_delta=10, then 2 epochs of patience
+    blobs = ln.load_blobs()
+    loss = keras.losses.categorical_crossentropy(blobs.y_test, model(blobs.x_test)).numpy().mean()
+    assert loss == pytest.approx(record["val_loss"].iloc[1], rel=1e-4)  # the restored (best) weights
+
+
+def test_callbacks_are_copied_for_every_run():
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=1, factor=0.5, min_delta=1e6)
+    config = ln.RunConfig(learning_rate=0.1, epochs=3, callbacks=[plateau])
+    first, second = ln.train_many(config, seeds=[0, 1]).groupby("seed")
+    assert first[1]["learning_rate"].tolist() == second[1]["learning_rate"].tolist() == [0.1, 0.1, 0.05, 0.025]
+    assert plateau.wait == 0 and getattr(plateau, "model", None) is None  # the template is untouched
+
+
+def test_return_model_of_a_stacked_run_has_its_weights():
+    record, model = ln.train(ln.RunConfig(learning_rate=0.1, epochs=3), seed=5, return_model=True)
+    blobs = ln.load_blobs()
+    accuracy = (model(blobs.x_test).numpy().argmax(1) == blobs.labels("test")).mean()
+    assert accuracy == pytest.approx(record["val_accuracy"].iloc[-1])
+
+
+def test_binary_data_and_full_batch():
+    record = ln.train(ln.RunConfig(data="ionosphere", model=ln.MLP(hidden=(34,)), learning_rate=0.1,
+                                   batch_size=None, epochs=5))
+    assert list(record["updates"]) == [0, 1, 2, 3, 4, 5]
+    assert record["val_accuracy"].iloc[-1] > 0.6
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: ln.RunConfig(optimizer="adamm"), ValueError, "unknown optimizer 'adamm'; expected one of: sgd, adagrad"),
+        (lambda: ln.RunConfig(learning_rate=0.0), ValueError, "learning_rate must be a positive"),
+        (lambda: ln.RunConfig(learning_rate=-0.1), ValueError, "learning_rate must be a positive"),
+        (lambda: ln.RunConfig(learning_rate="0.1"), TypeError, "learning_rate must be a positive number"),
+        (lambda: ln.RunConfig(data="cifar100"), ValueError, "unknown data set 'cifar100'"),
+        (lambda: ln.RunConfig(batch_size=0), ValueError, "batch_size must be a positive integer"),
+        (lambda: ln.RunConfig(epochs=2.5), TypeError, "epochs must be a positive integer"),
+        (lambda: ln.RunConfig(options={"momentun": 0.9}), ValueError, "accepted: learning_rate, momentum"),
+        (lambda: ln.RunConfig(optimizer=keras.optimizers.SGD(), learning_rate=0.1), ValueError, "not both"),
+        (lambda: ln.RunConfig(callbacks=["early"]), TypeError, "callbacks must be Keras callbacks"),
+        (lambda: ln.RunConfig(model="mlp"), TypeError, "model must be an lrnotes MLP or CNN"),
+        (lambda: ln.MLP(hidden=(0,)), ValueError, "hidden must be a non-empty tuple of positive integers"),
+        (lambda: ln.train(ln.RunConfig(epochs=1), seed=-1), TypeError, "seeds must be non-negative integers"),
+        (lambda: ln.train_many(ln.RunConfig(epochs=1), seeds=[1, 1]), ValueError, "seeds must be distinct"),
+        (lambda: ln.train_many(ln.RunConfig(epochs=1), seeds=3), TypeError, "seeds must be a non-empty list"),
+    ],
+)
+def test_bad_input_is_a_clear_error(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_mlp_needs_flat_data_and_cnn_needs_images():
+    with pytest.raises(ValueError, match="MLP needs flat features"):
+        ln.train(ln.RunConfig(data="digits_images", epochs=1))
+    with pytest.raises(ValueError, match="CNN needs images"):
+        ln.train(ln.RunConfig(model=ln.CNN(), epochs=1))
