@@ -65,10 +65,16 @@ class Chapter:
 
     name: str
     path: Path  # relative to the project root
+    root: Path
+
+    @property
+    def source(self) -> Path:
+        """The notebook's absolute path."""
+        return self.root / self.path
 
     @property
     def title(self) -> str:
-        notebook = nbformat.read(self.path, as_version=4) if self.path.exists() else None
+        notebook = nbformat.read(self.source, as_version=4) if self.source.exists() else None
         for cell in (notebook.cells if notebook else []):
             if cell.cell_type == "markdown":
                 for line in cell.source.splitlines():
@@ -94,7 +100,7 @@ def find_root(start: str | os.PathLike | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / "_toc.yml").is_file() and (folder / "_config.yml").is_file():
             return folder
-    raise BuildError(f"no _toc.yml and _config.yml found in {here} or its parents: run this in the book's repository")
+    raise ValueError(f"no _toc.yml and _config.yml found in {here} or its parents: run this in the book's repository")
 
 
 def _toc_files(entry) -> list[str]:
@@ -126,7 +132,7 @@ def chapters(root: str | os.PathLike | None = None) -> list[Chapter]:
         if path.suffix == "":
             path = path.with_suffix(".ipynb")
         if path.suffix == ".ipynb" and (root / path).is_file():
-            found.append(Chapter(name=path.stem, path=path))
+            found.append(Chapter(name=path.stem, path=path, root=root))
     return found
 
 
@@ -150,9 +156,9 @@ def _failure_message(notebook_path: Path, name: str) -> str:
         notebook = nbformat.read(notebook_path, as_version=4)
     except Exception:  # noqa: BLE001 - no notebook written at all
         return f"{name}: the notebook could not be executed (no output was written)"
-    code_index = 0
+    code_index = 0  # counted as in the source notebook: papermill's injected cell is not
     for cell in notebook.cells:
-        if cell.cell_type != "code":
+        if cell.cell_type != "code" or "injected-parameters" in cell.metadata.get("tags", []):
             continue
         code_index += 1
         for output in cell.get("outputs", []):
@@ -275,6 +281,9 @@ def glued_values(notebook_path: str | os.PathLike) -> dict[str, object]:
                 continue
             prefix = scrapbook.get("mime_prefix", "")
             text = output.get("data", {}).get(f"{prefix}text/plain", "")
+            if text in ("nan", "inf", "-inf"):
+                values[scrapbook["name"]] = float(text)
+                continue
             try:
                 values[scrapbook["name"]] = ast.literal_eval(text)
             except (ValueError, SyntaxError):

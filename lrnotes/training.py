@@ -223,7 +223,9 @@ def stack_key(config: RunConfig) -> str | None:
     """Configurations with the same key train side by side, even with different rates.
 
     ``None`` when ``config`` cannot be stacked (see :func:`can_stack`). The key
-    covers everything but a constant learning rate (schedules are part of it).
+    covers everything but the learning rate: runs with different constant
+    rates or different schedules train side by side, each slot with its own
+    rate (see ``_SlotRates``).
 
     Examples
     --------
@@ -243,7 +245,6 @@ def stack_key(config: RunConfig) -> str | None:
             "model": config.model,
             "optimizer": cls.__qualname__,
             "settings": settings,
-            "schedule": rate if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) else None,
             "batch_size": config.effective_batch_size,
             "epochs": config.epochs,
         }
@@ -504,21 +505,45 @@ def _add_bias(x, bias):
 
 
 class _SlotRates(keras.optimizers.schedules.LearningRateSchedule):
-    """A constant learning rate per stacked run, shaped ``[S, 1]``.
+    """The learning rate of every stacked run, shaped ``[S, 1]``.
 
-    Every update rule of the elementwise optimizers multiplies by the rate, so
-    the rate of slot ``s`` reaches exactly the weights of slot ``s``.
+    ``rates`` has one entry per configuration (a constant or a Keras
+    schedule), repeated for each of its ``seeds`` slots. Every update rule of
+    the elementwise optimizers multiplies by the rate (or by a step size
+    computed elementwise from it), so the rate of slot ``s`` reaches exactly
+    the weights of slot ``s``, with the value its schedule would have alone.
     """
 
-    def __init__(self, rates: Sequence[float]):
-        self.rates = [float(rate) for rate in rates]
-        self._tensor = tf.constant(np.asarray(self.rates, np.float32).reshape(-1, 1))
+    def __init__(self, rates: Sequence[Any], seeds: int):
+        self.rates = list(rates)
+        self.seeds = int(seeds)
+        self.constant = not any(isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) for rate in rates)
+        if self.constant:
+            values = np.repeat(np.asarray(self.rates, np.float32), self.seeds)
+            self._tensor = tf.constant(values.reshape(-1, 1))
 
     def __call__(self, step):
-        return self._tensor
+        if self.constant:
+            return self._tensor
+        values = [
+            tf.cast(rate(step), tf.float32)
+            if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule)
+            else tf.constant(rate, tf.float32)
+            for rate in self.rates
+        ]
+        return tf.reshape(tf.repeat(tf.stack(values), self.seeds), [-1, 1])
+
+    def values(self, step) -> np.ndarray:
+        """The rate of every slot at ``step``, as the shortest decimals of their float32 values."""
+        per_config = [
+            float(str(np.float32(rate(step)))) if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule)
+            else float(str(np.float32(rate)))
+            for rate in self.rates
+        ]
+        return np.repeat(per_config, self.seeds)
 
     def get_config(self) -> dict:
-        return {"rates": self.rates}
+        return {"rates": [repr(rate) for rate in self.rates], "seeds": self.seeds}
 
 
 @functools.lru_cache(maxsize=256)
@@ -549,13 +574,9 @@ class _StackedDense(_Engine):
         hidden = keras.activations.get(spec.activation)
         output = keras.activations.get("sigmoid" if dataset.binary else "softmax")
         self.activations = [hidden] * len(spec.hidden) + [output]
-        cls, settings, rate = _optimizer_parts(config)
-        if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
-            self.slot_rates = None
-            self.optimizer = config.make_optimizer()
-        else:
-            self.slot_rates = [_optimizer_parts(c)[2] for c in configs for _ in seeds]
-            self.optimizer = cls(learning_rate=_SlotRates(self.slot_rates), **settings)
+        cls, settings, _ = _optimizer_parts(config)
+        self.slot_rates = _SlotRates([_optimizer_parts(c)[2] for c in configs], len(seeds))
+        self.optimizer = cls(learning_rate=self.slot_rates, **settings)
         self.optimizer.build(self.variables)
         self.loss_fn = _loss_function(dataset)
         self._setup_evaluation()
@@ -596,9 +617,7 @@ class _StackedDense(_Engine):
         self._evaluate = tf.function(evaluate).get_concrete_function()
 
     def _learning_rates(self):
-        if self.slot_rates is None:
-            return super()._learning_rates()
-        return np.asarray(self.slot_rates)
+        return self.slot_rates.values(self.optimizer.iterations)
 
     def _weights(self, index: int, *, bias: bool):
         """Weight array ``index`` of every slot, in its layer's shape."""

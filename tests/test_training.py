@@ -61,7 +61,8 @@ def test_stacking_is_refused_when_runs_would_interact():
     assert not ln.can_stack(ln.RunConfig(callbacks=[keras.callbacks.EarlyStopping()]))
     assert ln.stack_key(ln.RunConfig(learning_rate=0.1)) == ln.stack_key(ln.RunConfig(learning_rate=0.2))
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
-    assert ln.stack_key(ln.RunConfig(learning_rate=schedule)) != ln.stack_key(ln.RunConfig(learning_rate=0.1))
+    assert ln.stack_key(ln.RunConfig(learning_rate=schedule)) == ln.stack_key(ln.RunConfig(learning_rate=0.1))
+    assert ln.stack_key(ln.RunConfig(optimizer="adam")) != ln.stack_key(ln.RunConfig(optimizer="sgd"))
 
 
 def test_optimizer_instance_and_name_give_the_same_run():
@@ -69,6 +70,14 @@ def test_optimizer_instance_and_name_give_the_same_run():
     instance = keras.optimizers.SGD(learning_rate=0.05, momentum=0.5)
     by_instance = ln.train(ln.RunConfig(optimizer=instance, epochs=3))
     assert _same(by_name, by_instance)
+
+
+def test_schedules_and_constants_stack_and_equal_their_runs_alone():
+    schedules = [keras.optimizers.schedules.InverseTimeDecay(0.05, 1, 0.01),
+                 keras.optimizers.schedules.ExponentialDecay(0.1, 16, 0.5, staircase=True), 0.02]
+    configs = [ln.RunConfig(optimizer="adam", learning_rate=rate, epochs=4) for rate in schedules]
+    for config, record in zip(configs, ln.train_stacked(configs, seeds=[1, 2])):
+        assert _same(ln.train(config, seed=2), record[record["seed"] == 2])
 
 
 def test_schedules_drive_the_recorded_rate():

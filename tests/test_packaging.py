@@ -1,0 +1,88 @@
+"""Project rules that can be checked without executing anything."""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+from lrnotes.book import chapters, toc_documents
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+
+
+def _requirements(strings):
+    parsed = {}
+    for text in strings:
+        requirement = Requirement(text)
+        parsed[requirement.name.lower()] = str(requirement.specifier)
+    return parsed
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = _requirements(project["dependencies"] + project["optional-dependencies"]["test"])
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(item["pip"] for item in environment["dependencies"] if isinstance(item, dict))
+    listed = _requirements(entry for entry in pip_section if not entry.startswith("-e"))
+    assert listed == declared
+    assert "python=3.11" in environment["dependencies"]
+
+
+def test_table_of_contents_and_book_folder_agree():
+    documents = toc_documents(ROOT)
+    for document in documents:
+        assert any((ROOT / f"{document}{suffix}").is_file() for suffix in (".ipynb", ".md")), document
+    listed = {f"{chapter.path}" for chapter in chapters(ROOT)}
+    on_disk = {f"book/{path.name}" for path in NOTEBOOKS}
+    assert listed == on_disk
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_notebook_follows_the_book_rules(path):
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    # committed without outputs
+    assert all(not cell.outputs and cell.execution_count is None for cell in code)
+    # a title, then a parameters cell validated by the very next code cell
+    assert notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith("# ")
+    tagged = [index for index, cell in enumerate(code) if "parameters" in cell.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    parameters = code[tagged[0]]
+    assert re.search(r'^profile = "full"', parameters.source, re.M)
+    assert "ln.choose(" in code[tagged[0] + 1].source, "the cell after the parameters must validate them"
+    # one imports cell, at the top
+    importing = [index for index, cell in enumerate(code)
+                 if any(isinstance(node, (ast.Import, ast.ImportFrom)) for node in ast.walk(ast.parse(cell.source)))]
+    assert importing == [0], f"imports belong in the first code cell only (found in code cells {importing})"
+    for cell in code:
+        assert not re.search(r"^\s*def\s+fit\w*\(", cell.source, re.M), "chapters never define a fit function"
+        assert not re.search(r"\blr\s*=\s*[0-9.]", cell.source), "Keras 2 'lr=' spelling"
+        if "plt.show()" in cell.source:
+            figure = cell.metadata.get("mystnb", {}).get("figure", {})
+            assert figure.get("name", "").startswith("fig-") and len(figure.get("caption", "")) > 20, cell.source
+
+
+def test_figure_names_are_unique_across_the_book():
+    names = []
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            name = cell.metadata.get("mystnb", {}).get("figure", {}).get("name")
+            if name:
+                names.append(name)
+    assert len(names) == len(set(names)), sorted(name for name in names if names.count(name) > 1)
+
+
+def test_vendored_data_ships_with_its_licence_and_checksum():
+    readme = (ROOT / "lrnotes" / "datasets" / "README.md").read_text()
+    assert "CC BY 4.0" in readme and "10.24432/C5W01B" in readme
+    from lrnotes.data import IONOSPHERE_SHA256
+
+    assert IONOSPHERE_SHA256 in readme
