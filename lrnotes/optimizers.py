@@ -29,8 +29,10 @@ OPTIMIZERS: dict[str, type] = {
     "adamw": keras.optimizers.AdamW,
 }
 
-#: Default learning rates of Keras 2 (``keras.optimizers`` of TensorFlow 2.x up
-#: to 2.15 and standalone Keras 2.x), which the classic tutorials relied on.
+#: Default learning rates of multi-backend Keras 2 (the standalone ``keras``
+#: package up to 2.3.1), which the classic tutorials relied on. ``tf.keras`` in
+#: TensorFlow 2.x already used the Keras 3 values for Adagrad, Adadelta, Adamax
+#: and Nadam.
 KERAS2_DEFAULT_LEARNING_RATES: dict[str, float] = {
     "sgd": 0.01,
     "adagrad": 0.01,

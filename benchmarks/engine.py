@@ -1,0 +1,176 @@
+"""How fast does the book train? One run of the testbed, measured five ways side by side.
+
+    python benchmarks/engine.py            # the full benchmark, about two minutes
+    python benchmarks/engine.py --short    # fewer epochs, for a quick look
+
+The reference run is the book's default: the testbed MLP, SGD with learning
+rate 0.01, batch size 32, 200 epochs, validation on the test set after every
+epoch. It is trained by
+
+1. ``model.fit`` on NumPy arrays, as the classic tutorials do;
+2. ``model.fit`` on a cached ``tf.data`` pipeline;
+3. the package's path, ``lrnotes.train`` (one run, nothing cached);
+4. the package's sweeps, ``lrnotes.sweep`` without cache: five seeds of the
+   reference run, and the learning-rate sweep of chapter 1 (8 rates x 5 seeds);
+5. the same arithmetic written in plain NumPy (forward, backward, SGD update,
+   evaluation), one run.
+
+It prints each time, the ratios, and how the package's cost grows with the
+number of epochs and of seeds. Times on a shared or throttled machine are
+noisy: compare the ratios of runs made in the same invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import lrnotes as ln
+from lrnotes._runtime import keras, tf
+
+SEEDS = [0, 1, 2, 3, 4]
+RATES = [1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7]
+
+
+def timed(function, repeats: int = 1) -> tuple[float, object]:
+    """Median wall time over ``repeats`` calls, and the last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def fit_numpy(epochs: int) -> float:
+    blobs = ln.load_blobs()
+    model = ln.testbed_model(seed=0)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(blobs.x_train, blobs.y_train, batch_size=32, epochs=epochs, verbose=0,
+                        validation_data=(blobs.x_test, blobs.y_test))
+    return history.history["val_accuracy"][-1]
+
+
+def fit_tf_data(epochs: int) -> float:
+    blobs = ln.load_blobs()
+    model = ln.testbed_model(seed=0)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    train = tf.data.Dataset.from_tensor_slices((blobs.x_train, blobs.y_train)).cache().shuffle(500, seed=0)
+    train = train.batch(32).prefetch(tf.data.AUTOTUNE)
+    test = tf.data.Dataset.from_tensor_slices((blobs.x_test, blobs.y_test)).batch(500).cache()
+    history = model.fit(train, epochs=epochs, verbose=0, validation_data=test, shuffle=False)
+    return history.history["val_accuracy"][-1]
+
+
+def numpy_reference(epochs: int, seed: int = 0, batch: int = 32, lr: float = 0.01) -> float:
+    """The reference run in plain NumPy (He-uniform and Glorot-uniform initialisation)."""
+    blobs = ln.load_blobs()
+    x_train, y_train, x_test, y_test = blobs.x_train, blobs.y_train, blobs.x_test, blobs.y_test
+    rng = np.random.default_rng(seed)
+    limit1, limit2 = np.sqrt(6 / 2), np.sqrt(6 / 53)
+    w1 = rng.uniform(-limit1, limit1, (2, 50)).astype(np.float32)
+    b1 = np.zeros(50, np.float32)
+    w2 = rng.uniform(-limit2, limit2, (50, 3)).astype(np.float32)
+    b2 = np.zeros(3, np.float32)
+    accuracy = 0.0
+    for _ in range(epochs):
+        order = rng.permutation(len(x_train))
+        for start in range(0, len(x_train), batch):
+            index = order[start : start + batch]
+            xb, yb = x_train[index], y_train[index]
+            hidden = xb @ w1 + b1
+            active = np.maximum(hidden, 0)
+            logits = active @ w2 + b2
+            logits -= logits.max(axis=1, keepdims=True)
+            probabilities = np.exp(logits)
+            probabilities /= probabilities.sum(axis=1, keepdims=True)
+            grad_logits = (probabilities - yb) / len(index)
+            grad_w2, grad_b2 = active.T @ grad_logits, grad_logits.sum(axis=0)
+            grad_hidden = (grad_logits @ w2.T) * (hidden > 0)
+            grad_w1, grad_b1 = xb.T @ grad_hidden, grad_hidden.sum(axis=0)
+            w1 -= lr * grad_w1
+            b1 -= lr * grad_b1
+            w2 -= lr * grad_w2
+            b2 -= lr * grad_b2
+        for xs, ys in ((x_train, y_train), (x_test, y_test)):  # evaluate like the package: both sets
+            logits = np.maximum(xs @ w1 + b1, 0) @ w2 + b2
+            shifted = logits - logits.max(axis=1, keepdims=True)
+            _ = (np.log(np.exp(shifted).sum(axis=1)) - (shifted * ys).sum(axis=1)).mean()
+            accuracy = float((logits.argmax(1) == ys.argmax(1)).mean())
+    return accuracy
+
+
+def package_one_run(epochs: int) -> float:
+    record = ln.train(ln.RunConfig(learning_rate=0.01, epochs=epochs), seed=0)
+    return float(record["val_accuracy"].iloc[-1])
+
+
+def package_sweep(epochs: int, seeds: list[int], rates: list[float]) -> int:
+    configs = ln.grid(ln.RunConfig(epochs=epochs), learning_rate=rates)
+    records = ln.sweep(configs, seeds, by="lr", cache=False, progress=False)
+    return records["seed"].nunique() * records["lr"].nunique()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short", action="store_true", help="50 epochs instead of 200, no scaling tables")
+    arguments = parser.parse_args(argv)
+    epochs = 50 if arguments.short else 200
+
+    print(f"lrnotes {ln.__version__}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+          f"Python {platform.python_version()}, {os.cpu_count()} CPU cores, "
+          f"TensorFlow threads: {os.environ.get('LRNOTES_THREADS', '1')}")
+    print(f"reference run: testbed MLP, SGD 0.01, batch 32, {epochs} epochs, validation every epoch\n")
+
+    # warm-up: build, trace and import everything once, so no timing pays one-off costs
+    package_one_run(2)
+    package_sweep(2, SEEDS, [0.01])
+    fit_numpy(1)
+    numpy_reference(1)
+
+    rows = []
+    t_fit, _ = timed(lambda: fit_numpy(epochs))
+    rows.append(("model.fit on NumPy arrays (tutorial style)", t_fit, 1))
+    t_data, _ = timed(lambda: fit_tf_data(epochs))
+    rows.append(("model.fit on a cached tf.data pipeline", t_data, 1))
+    t_ours, _ = timed(lambda: package_one_run(epochs), repeats=3)
+    rows.append(("lrnotes.train, one run", t_ours, 1))
+    t_sweep5, _ = timed(lambda: package_sweep(epochs, SEEDS, [0.01]), repeats=3)
+    rows.append(("lrnotes.sweep, 5 seeds of the reference run", t_sweep5, 5))
+    t_sweep40, _ = timed(lambda: package_sweep(epochs, SEEDS, RATES), repeats=3)
+    rows.append(("lrnotes.sweep, chapter 1: 8 rates x 5 seeds", t_sweep40, 40))
+    t_numpy, _ = timed(lambda: numpy_reference(epochs), repeats=3)
+    rows.append(("plain NumPy, one run", t_numpy, 1))
+
+    print(f"{'way of training':48} {'runs':>5} {'total s':>9} {'s per run':>10} {'fit/this':>9} {'this/NumPy':>11}")
+    for name, seconds, runs in rows:
+        per_run = seconds / runs
+        print(f"{name:48} {runs:5d} {seconds:9.2f} {per_run:10.3f} {t_fit / per_run:9.1f} {per_run / t_numpy:11.2f}")
+    print()
+    print(f"package vs tutorial fit (one run): {t_fit / t_ours:.1f}x faster (target: at least 20x)")
+    print(f"5-seed sweep, cost per run / NumPy one run: {t_sweep5 / 5 / t_numpy:.2f} (target: at most 1.0)")
+    print(f"chapter-1 sweep, cost per run / NumPy one run: {t_sweep40 / 40 / t_numpy:.2f}")
+    if arguments.short:
+        return 0
+
+    print("\ncost against the number of epochs (one run, lrnotes.train):")
+    for count in (50, 100, 200, 400):
+        seconds, _ = timed(lambda count=count: package_one_run(count))
+        print(f"  {count:4d} epochs: {seconds:6.2f} s  ({seconds / count * 1000:5.2f} ms per epoch)")
+    print("\ncost against the number of seeds trained side by side (lrnotes.sweep, 200 epochs, no cache):")
+    for count in (1, 2, 5, 10, 20, 40):
+        seconds, _ = timed(lambda count=count: package_sweep(200, list(range(count)), [0.01]))
+        print(f"  {count:3d} seeds: {seconds:6.2f} s  ({seconds / count:6.3f} s per run)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
