@@ -360,7 +360,18 @@ def build_page(report: BuildReport, chapter_list: list[Chapter]) -> str:
     return "\n".join(lines)
 
 
-def _copy_sources(root: Path, source_dir: Path) -> None:
+def _copy_sources(root: Path, source_dir: Path, keep: set[str] = frozenset()) -> None:
+    """Copy the book's sources into ``source_dir``.
+
+    Executed notebooks named in ``keep`` (chapters not being executed this
+    time) survive, so ``lrnotes run A`` then ``lrnotes run B`` leaves both
+    executed; everything else is replaced.
+    """
+    kept: dict[str, str] = {}
+    for name in keep:
+        path = source_dir / "book" / f"{name}.ipynb"
+        if path.is_file():
+            kept[name] = path.read_text(encoding="utf-8")
     if source_dir.exists():
         shutil.rmtree(source_dir)
     source_dir.mkdir(parents=True)
@@ -368,6 +379,8 @@ def _copy_sources(root: Path, source_dir: Path) -> None:
         shutil.copy2(root / name, source_dir / name)
     ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "_build", ".*")
     shutil.copytree(root / "book", source_dir / "book", ignore=ignore)
+    for name, text in kept.items():
+        (source_dir / "book" / f"{name}.ipynb").write_text(text, encoding="utf-8")
 
 
 def build_book(
@@ -423,7 +436,8 @@ def build_book(
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     timeout = timeout or TIMEOUTS[profile]
     report = BuildReport(profile=profile)
-    _copy_sources(root, source_dir)
+    not_executed = {chapter.name for chapter in chapter_list} - {chapter.name for chapter in selected}
+    _copy_sources(root, source_dir, keep=not_executed if only else set())
     env = kernel_environment(build_dir)
     log(f"lrnotes build: profile {profile}, {len(selected)} notebook(s), {jobs} at a time, "
         f"limit {timeout:.0f} s each")

@@ -136,7 +136,7 @@ def plot_runs(
     band: str | None = "iqr",
     runs: bool = True,
     colors: dict[Hashable, Any] | None = None,
-    label: Callable[[Hashable], str] | None = None,
+    label: Callable[[Hashable], str] | str | None = None,
     reference: float | None = None,
     reference_label: str = "Bayes-optimal accuracy",
     logy: bool = False,
@@ -157,15 +157,18 @@ def plot_runs(
         Inter-quartile range, full range, or no band.
     runs : bool
         Draw every single run as a thin line.
+    label : callable or str, optional
+        With ``by``, a function of the key that names its line in the legend;
+        without ``by``, the legend text of the single median line.
     reference : float, optional
         A horizontal reference line (for instance the Bayes-optimal accuracy).
 
     Examples
     --------
     >>> records = pd.DataFrame({"seed": [0, 0, 1, 1], "epoch": [0, 1, 0, 1], "val_accuracy": [0.3, 0.8, 0.4, 0.7]})
-    >>> ax = plot_runs(records, "val_accuracy")
-    >>> ax.get_ylabel()
-    'test accuracy'
+    >>> ax = plot_runs(records, "val_accuracy", label="SGD")
+    >>> ax.get_ylabel(), ax.get_legend().get_texts()[0].get_text()
+    ('test accuracy', 'SGD')
     """
     _check_records(records, ["seed", x, metric] + ([by] if by else []))
     if band not in (*_BANDS, None):
@@ -194,7 +197,12 @@ def plot_runs(
                 median = np.nanmedian(values, axis=1)
                 if band is not None:
                     low, high = np.nanpercentile(values, _BANDS[band], axis=1)
-        text = "" if key is None else (label(key) if label else f"{by} = {key:g}" if isinstance(key, float) else f"{by} = {key}")
+        if key is None:
+            text = label if isinstance(label, str) else ""
+        elif callable(label):
+            text = label(key)
+        else:
+            text = f"{by} = {key:g}" if isinstance(key, float) else f"{by} = {key}"
         if diverged:
             text = f"{text} ({len(diverged)}/{matrix.shape[1]} diverged)".strip()
         ax.plot(matrix.index, median, color=color, linewidth=2.0, label=text or None)
