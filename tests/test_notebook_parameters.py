@@ -7,6 +7,7 @@ bad value must raise a ValueError that names the parameter there.
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import matplotlib
@@ -49,13 +50,23 @@ def test_bad_seeds_fail_before_training(path):
         _run_until_validation(path, seeds="0,1")
 
 
+def _parameter_names(path: Path) -> list[str]:
+    code = [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    cell = next(cell for cell in code if "parameters" in cell.metadata.get("tags", []))
+    return [target.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_non_positive_epochs_fail_before_training(path):
-    namespace = _run_until_validation(path, profile="quick")
-    if "epochs" not in namespace:
-        pytest.skip(f"{path.stem} has no epochs parameter")
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
-        _run_until_validation(path, epochs=0)
+def test_non_positive_epochs_and_rates_fail_before_training(path):
+    numeric = [name for name in _parameter_names(path)
+               if "epoch" in name or "learning_rate" in name or name.endswith("_lr")]
+    if not numeric:
+        pytest.skip(f"{path.stem} has no epoch or learning-rate parameter")
+    for name in numeric:
+        bad = 0 if "epoch" in name else -0.1
+        with pytest.raises(ValueError, match=f"{name} must be a positive"):
+            _run_until_validation(path, **{name: bad})
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
