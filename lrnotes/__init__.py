@@ -25,6 +25,7 @@ from lrnotes.data import (  # noqa: E402
 from lrnotes.fingerprint import digest, fingerprint  # noqa: E402
 from lrnotes.models import CNN, MLP, build_model, testbed_model  # noqa: E402
 from lrnotes.notebook import record, setup_notebook  # noqa: E402
+from lrnotes.one_cycle import OneCycle, one_cycle_rate, schedule_rates  # noqa: E402
 from lrnotes.optimizers import (  # noqa: E402
     KERAS2_DEFAULT_LEARNING_RATES,
     OPTIMIZERS,
@@ -49,6 +50,7 @@ from lrnotes.plots import (  # noqa: E402
     series_colors,
 )
 from lrnotes.settings import PROFILES, Settings, choose  # noqa: E402
+from lrnotes.range_test import LearningRateRangeTest, RangeTestRun  # noqa: E402
 from lrnotes.sweeps import grid, run_key, sweep  # noqa: E402
 from lrnotes.analysis import epochs_to_reach, final, summarize  # noqa: E402
 from lrnotes.training import (  # noqa: E402
@@ -71,6 +73,9 @@ __all__ = [
     "RECORD_COLUMNS",
     "Dataset",
     "LearningRateMonitor",
+    "LearningRateRangeTest",
+    "OneCycle",
+    "RangeTestRun",
     "ResultCache",
     "RunConfig",
     "Settings",
@@ -97,6 +102,7 @@ __all__ = [
     "load_digits",
     "load_ionosphere",
     "make_optimizer",
+    "one_cycle_rate",
     "plot_dataset",
     "plot_final",
     "plot_grid",
@@ -105,6 +111,7 @@ __all__ = [
     "record",
     "recursive_time_based_decay",
     "run_key",
+    "schedule_rates",
     "scheduler",
     "series_colors",
     "setup_notebook",

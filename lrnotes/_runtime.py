@@ -7,9 +7,17 @@ a notebook kernel would show them as stderr output. This module captures
 descriptor 2 while TensorFlow initialises, drops exactly the known notices, and
 writes every other line back to ``sys.stderr``: genuine errors stay visible.
 
+``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 (fatal messages only), because
+TensorFlow 2.21 also prints an ERROR-level notice from every Keras ``fit``
+(``node_def_util.cc ... use_unbounded_threadpool``); set the variable before
+importing lrnotes to see TensorFlow's C++ log again.
+
 It also pins TensorFlow to one intra-op and one inter-op thread (the models in
 this book are tiny, and thread hand-offs cost more than they save; set
-``LRNOTES_THREADS`` to change it) and enables op determinism.
+``LRNOTES_THREADS`` to change it) and enables op determinism, so random ops
+(``fit``'s shuffling, dropout) need a seed: call
+``keras.utils.set_random_seed(seed)`` first, as every model builder of the
+package does.
 """
 
 from __future__ import annotations
@@ -33,6 +41,10 @@ KNOWN_NOTICES: tuple[re.Pattern[str], ...] = tuple(
         r" to cuInit",
         r"^To enable the following instructions: .* in other operations,"
         r" rebuild TensorFlow with the appropriate compiler flags\.$",
+        # Printed once per process by the first Keras fit/predict/evaluate
+        # (its tf.data pipeline): a version mismatch notice inside TF 2.21.
+        r"^E\d{4} [\d:. ]+\d+ node_def_util\.cc:\d+\] NodeDef mentions attribute"
+        r" use_unbounded_threadpool which is not in the op definition",
     )
 )
 
@@ -64,7 +76,11 @@ def filter_notices(text: str) -> str:
 
 
 def _import_quietly():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 3: TensorFlow's C++ logger prints only fatal messages. Its INFO/WARNING/
+    # ERROR lines in TF 2.21 are notices (oneDNN, CUDA probing, a tf.data
+    # version note printed by every Keras fit); real failures still raise
+    # Python exceptions. Set TF_CPP_MIN_LOG_LEVEL yourself to see them.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules:  # imported by the user first: nothing to hide
         import keras as keras_module
         import tensorflow as tf_module
@@ -86,6 +102,7 @@ def _import_quietly():
             # Device initialisation (the CUDA probe) happens on the first op.
             tf_module.constant(0.0).numpy()
             import keras as keras_module
+
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)

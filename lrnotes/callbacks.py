@@ -55,6 +55,7 @@ class LearningRateMonitor(keras.callbacks.Callback):
     --------
     >>> from lrnotes._runtime import keras
     >>> import numpy as np
+    >>> keras.utils.set_random_seed(0)  # op determinism is on: random ops need a seed
     >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     >>> schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)
     >>> model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule), loss="mse")

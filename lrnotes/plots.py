@@ -344,9 +344,14 @@ def plot_learning_rates(
     x: str = "epoch",
     logy: bool = True,
     colors: dict[Hashable, Any] | None = None,
-    label: Callable[[Hashable], str] | None = None,
+    label: Callable[[Hashable], str] | str | None = None,
+    runs: bool = True,
 ) -> Axes:
-    """The learning rate over training (median over seeds; one line per value of ``by``).
+    """The learning rate over training: every run (thin) and the median over seeds.
+
+    With callbacks such as ``ReduceLROnPlateau`` the seeds' rates differ, and
+    the thin lines show each run's own steps (a median of an even number of
+    seeds can fall between two runs).
 
     Examples
     --------
@@ -354,5 +359,5 @@ def plot_learning_rates(
     >>> plot_learning_rates(records).get_yscale()
     'log'
     """
-    return plot_runs(records, "learning_rate", ax=ax, by=by, x=x, band=None, runs=False, colors=colors,
+    return plot_runs(records, "learning_rate", ax=ax, by=by, x=x, band=None, runs=runs, colors=colors,
                      label=label, logy=logy)

@@ -70,7 +70,7 @@ def recursive_time_based_decay(lr0: float, decay: float, epochs: int) -> np.ndar
     Examples
     --------
     >>> recursive_time_based_decay(0.1, 0.001, 4).round(7).tolist()
-    [0.1, 0.0999001, 0.0997006, 0.0994024]
+    [0.1, 0.0999001, 0.0997007, 0.0994025]
     """
     _check_positive("lr0", lr0)
     _check_positive("decay", decay, allow_zero=True)

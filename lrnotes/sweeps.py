@@ -39,16 +39,28 @@ ENGINE_REVISION = _engine_revision()
 def run_key(config: RunConfig, seed: int) -> str:
     """The cache key of one run: its configuration, seed, package version and engine.
 
+    The optimizer enters with its resolved settings, so spellings of the same
+    run share a key (``options={"momentum": 0.9}`` and ``{"momentum": 0.9,
+    "nesterov": False}``; a name with a rate and the equivalent instance).
+
     Examples
     --------
-    >>> run_key(RunConfig(), 0) == run_key(RunConfig(), 0)
+    >>> run_key(RunConfig(), 0) == run_key(RunConfig(learning_rate=0.01), 0)
     True
     >>> run_key(RunConfig(), 0) == run_key(RunConfig(), 1)
     False
     """
     from lrnotes import __version__
 
-    return digest({"config": config, "seed": int(seed), "version": __version__, "engine": ENGINE_REVISION})
+    resolved = {
+        "data": config.data,
+        "model": config.model,
+        "optimizer": config.make_optimizer(),
+        "batch_size": config.effective_batch_size,
+        "epochs": config.epochs,
+        "callbacks": list(config.callbacks),
+    }
+    return digest({"config": resolved, "seed": int(seed), "version": __version__, "engine": ENGINE_REVISION})
 
 
 def grid(base: RunConfig, **axes: Sequence[Any]) -> dict[Hashable, RunConfig]:

@@ -1,0 +1,362 @@
+"""Every row of the Keras 2 → 3 table of ``book/keras_migration.ipynb``, run in the installed Keras.
+
+Each test runs a row's Keras 3 form (and, where the row says so, the old
+spelling) and checks that it does what the table says. A future Keras or
+scikit-learn that changes one of them fails here, so the appendix cannot
+drift from the software the book runs on. The last tests check that the
+notebook's table and this file cover the same items.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import warnings
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+import lrnotes as ln
+from lrnotes._runtime import keras
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "book" / "keras_migration.ipynb"
+LR0 = 0.01
+
+#: Items of the table that a test below runs (filled by ``covers``).
+COVERED: set[str] = set()
+
+
+def covers(item: str):
+    """Register the decorated test as the check of table row ``item``."""
+
+    def register(function):
+        COVERED.add(item)
+        return function
+
+    return register
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return ln.load_blobs()
+
+
+def _model(seed: int = 0, metrics=("accuracy",)) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(2,)),
+            keras.layers.Dense(8, activation="relu", kernel_initializer="he_uniform"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LR0), loss="categorical_crossentropy",
+                  metrics=list(metrics))
+    return model
+
+
+@pytest.fixture(scope="module")
+def trained(blobs):
+    model = _model()
+    history = model.fit(blobs.x_train, blobs.y_train, validation_data=(blobs.x_test, blobs.y_test),
+                        epochs=2, batch_size=100, verbose=0)
+    return model, history
+
+
+def _apply_unit_gradients(optimizer, steps: int) -> float:
+    """Apply ``steps`` updates with gradient 1 to a weight starting at 0; return the weight."""
+    weight = keras.Variable(0.0)
+    for _ in range(steps):
+        optimizer.apply([keras.ops.ones(())], [weight])
+    return float(weight.numpy())
+
+
+# --------------------------------------------------------------------------
+# Optimizers
+
+
+@covers("lr")
+def test_lr_is_spelled_learning_rate():
+    with pytest.raises(ValueError, match="not recognized"):
+        keras.optimizers.SGD(**{"lr": LR0})
+    assert float(keras.optimizers.SGD(learning_rate=LR0).learning_rate) == pytest.approx(LR0)
+
+
+@covers("decay")
+def test_decay_warns_and_is_ignored():
+    with pytest.warns(UserWarning, match="`decay` is no longer supported"):
+        ignored = keras.optimizers.SGD(learning_rate=LR0, decay=0.1)
+    # Five updates with gradient 1 move the weight by five times the constant rate.
+    assert _apply_unit_gradients(ignored, 5) == pytest.approx(-5 * LR0, rel=1e-6)
+    assert float(ignored.learning_rate) == pytest.approx(LR0)
+
+
+@covers("decay")
+def test_inverse_time_decay_is_keras2_decay():
+    decay = 0.1
+    # Keras 2 used lr0 / (1 + decay * iterations), iterations counted before the update.
+    keras2 = sum(LR0 / (1 + decay * t) for t in range(5))
+    schedule = keras.optimizers.schedules.InverseTimeDecay(LR0, decay_steps=1, decay_rate=decay)
+    assert _apply_unit_gradients(keras.optimizers.SGD(learning_rate=schedule), 5) == pytest.approx(-keras2, rel=1e-6)
+    assert _apply_unit_gradients(keras.optimizers.SGD(learning_rate=ln.legacy_decay(LR0, decay)), 5) == pytest.approx(
+        -keras2, rel=1e-6
+    )
+
+
+@pytest.mark.parametrize("decay", [1e-1, 1e-2, 1e-3, 1e-4])
+def test_inverse_time_decay_matches_the_formula_to_float32_precision(decay):
+    t = np.arange(100_001)
+    schedule = keras.optimizers.schedules.InverseTimeDecay(LR0, decay_steps=1, decay_rate=decay)
+    rates = keras.ops.convert_to_numpy(schedule(t)).astype(np.float64)
+    exact = LR0 / (1.0 + decay * t)
+    assert np.max(np.abs(rates - exact) / exact) < 4 * np.finfo(np.float32).eps
+
+
+@covers("read-lr")
+def test_learning_rate_is_read_from_learning_rate():
+    optimizer = keras.optimizers.SGD(learning_rate=LR0)
+    assert not hasattr(optimizer, "lr")
+    assert not hasattr(keras.backend, "get_value")
+    assert float(optimizer.learning_rate) == pytest.approx(LR0)
+    scheduled = keras.optimizers.SGD(learning_rate=ln.legacy_decay(LR0, 1e-3))
+    scheduled.iterations.assign(1000)
+    assert float(scheduled.learning_rate) == pytest.approx(LR0 / 2, rel=1e-6)  # the rate of the next update
+
+
+@covers("set-lr")
+def test_learning_rate_is_set_by_assignment():
+    assert not hasattr(keras.backend, "set_value")
+    optimizer = keras.optimizers.SGD(learning_rate=LR0)
+    optimizer.learning_rate = LR0 / 10
+    assert float(optimizer.learning_rate) == pytest.approx(LR0 / 10)
+    assert _apply_unit_gradients(optimizer, 1) == pytest.approx(-LR0 / 10, rel=1e-6)
+    scheduled = keras.optimizers.SGD(learning_rate=ln.legacy_decay(LR0, 1e-3))
+    with pytest.raises(TypeError, match="not settable"):
+        scheduled.learning_rate = LR0
+
+
+@covers("legacy")
+def test_legacy_optimizers_import_but_cannot_be_created():
+    legacy = importlib.import_module("keras.optimizers.legacy")
+    for name in ("SGD", "Adam", "RMSprop", "Adagrad"):
+        with pytest.raises(ImportError, match="not supported in Keras 3"):
+            getattr(legacy, name)(learning_rate=LR0)
+    assert isinstance(keras.optimizers.SGD(learning_rate=LR0), keras.optimizers.Optimizer)
+
+
+@covers("defaults")
+def test_changed_default_learning_rates():
+    keras2 = ln.KERAS2_DEFAULT_LEARNING_RATES
+    changed = {name for name in keras2 if ln.default_learning_rate(name) != keras2[name]}
+    assert changed == {"adagrad", "adadelta", "adamax", "nadam"}
+    for name in changed:
+        assert ln.default_learning_rate(name) < keras2[name]
+    for name in keras2:  # the helper reads what a default-constructed optimizer really uses
+        assert float(ln.OPTIMIZERS[name]().learning_rate) == pytest.approx(ln.default_learning_rate(name))
+
+
+# --------------------------------------------------------------------------
+# Training, history and predictions
+
+
+@covers("history-acc")
+def test_history_keys_follow_the_metric_name(blobs, trained):
+    _, history = trained
+    assert {"accuracy", "val_accuracy", "loss", "val_loss"} == set(history.history)
+    with pytest.raises(KeyError):
+        history.history["acc"]
+    short = _model(metrics=("acc",)).fit(blobs.x_train, blobs.y_train, validation_data=(blobs.x_test, blobs.y_test),
+                                         epochs=1, batch_size=250, verbose=0)
+    assert {"acc", "val_acc"} <= set(short.history)
+
+
+@covers("monitor-acc")
+def test_callbacks_monitor_val_accuracy(blobs):
+    data = dict(x=blobs.x_train, y=blobs.y_train, validation_data=(blobs.x_test, blobs.y_test), batch_size=250,
+                verbose=0)
+    with pytest.raises(ValueError, match="val_acc"):
+        _model().fit(epochs=1, callbacks=[keras.callbacks.EarlyStopping(monitor="val_acc")], **data)
+    # With a mode, the missing name only warns, every epoch, and the callback never stops training.
+    with pytest.warns(UserWarning, match="val_acc` which is not available"):
+        history = _model().fit(epochs=3, callbacks=[keras.callbacks.EarlyStopping(monitor="val_acc", mode="max")],
+                               **data)
+    assert len(history.history["loss"]) == 3
+    stopper = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=10)
+    history = _model().fit(epochs=3, callbacks=[stopper], **data)
+    assert stopper.best == pytest.approx(max(history.history["val_accuracy"]))  # found, and maximised
+
+
+@covers("fit-generator")
+def test_fit_takes_generators(blobs):
+    model = _model()
+    for name in ("fit_generator", "evaluate_generator", "predict_generator"):
+        assert not hasattr(model, name)
+
+    def batches(rng=np.random.default_rng(0)):
+        while True:
+            index = rng.integers(0, len(blobs.x_train), 32)
+            yield blobs.x_train[index], blobs.y_train[index]
+
+    history = model.fit(batches(), steps_per_epoch=4, epochs=2, shuffle=False, verbose=0)
+    assert len(history.history["loss"]) == 2
+
+
+@covers("predict-classes")
+def test_predicted_classes_are_the_argmax(blobs, trained):
+    model, _ = trained
+    assert not hasattr(model, "predict_classes")
+    classes = np.argmax(model.predict(blobs.x_test, verbose=0), axis=-1)
+    expected = np.argmax(keras.ops.convert_to_numpy(model(blobs.x_test)), axis=-1)
+    np.testing.assert_array_equal(classes, expected)
+    keras.utils.set_random_seed(0)
+    binary = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1, activation="sigmoid")])
+    labels = (binary.predict(blobs.x_test, verbose=0) > 0.5).astype("int32")
+    assert labels.shape == (len(blobs.x_test), 1) and set(np.unique(labels)) <= {0, 1}
+
+
+@covers("input-dim")
+def test_input_dim_warns_and_input_layer_does_not():
+    with pytest.warns(UserWarning, match="Input"):
+        old = keras.Sequential([keras.layers.Dense(50, input_dim=2), keras.layers.Dense(3)])
+    new = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(50), keras.layers.Dense(3)])
+    assert old.input_shape == new.input_shape == (None, 2)
+
+
+@covers("nb-epoch")
+def test_nb_epoch_is_spelled_epochs(blobs):
+    model = _model()
+    with pytest.raises(TypeError, match="nb_epoch"):
+        model.fit(blobs.x_train, blobs.y_train, verbose=0, **{"nb_epoch": 1})
+    history = model.fit(blobs.x_train, blobs.y_train, epochs=2, batch_size=250, verbose=0)
+    assert len(history.history["loss"]) == 2
+
+
+# --------------------------------------------------------------------------
+# Callbacks
+
+
+def _scheduled_rates(blobs, schedule, epochs=3):
+    monitor = ln.LearningRateMonitor()
+    _model().fit(blobs.x_train, blobs.y_train, epochs=epochs, batch_size=250, verbose=0,
+                 callbacks=[keras.callbacks.LearningRateScheduler(schedule), monitor])
+    return monitor.rates
+
+
+@covers("scheduler")
+def test_learning_rate_scheduler_accepts_both_signatures(blobs):
+    def halving(epoch):
+        return 0.1 * 0.5**epoch
+
+    def halving_from_current(epoch, lr):
+        return 0.1 if epoch == 0 else lr * 0.5
+
+    expected = [0.1, 0.05, 0.025]
+    assert _scheduled_rates(blobs, halving) == pytest.approx(expected)
+    assert _scheduled_rates(blobs, halving_from_current) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="should be a float"):
+        _scheduled_rates(blobs, lambda epoch, lr: 1, epochs=1)
+
+
+@covers("plateau-epsilon")
+def test_reduce_lr_on_plateau_drops_epsilon_silently():
+    default = keras.callbacks.ReduceLROnPlateau().min_delta
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = keras.callbacks.ReduceLROnPlateau(**{"epsilon": 0.01})
+    assert caught == []
+    assert old.min_delta == default != 0.01
+    assert keras.callbacks.ReduceLROnPlateau(min_delta=0.01).min_delta == 0.01
+
+
+@covers("h5")
+def test_keras_format_checkpoint_round_trip(blobs, tmp_path):
+    model = _model()
+    path = tmp_path / "best_model.keras"
+    checkpoint = keras.callbacks.ModelCheckpoint(path, monitor="val_accuracy", mode="max", save_best_only=True)
+    model.fit(blobs.x_train, blobs.y_train, validation_data=(blobs.x_test, blobs.y_test), epochs=2, batch_size=250,
+              verbose=0, callbacks=[checkpoint])
+    assert path.is_file()
+    reloaded = keras.models.load_model(path)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(reloaded(blobs.x_test)), keras.ops.convert_to_numpy(model(blobs.x_test)), rtol=1e-6
+    )
+
+
+@covers("h5")
+def test_hdf5_still_saves_and_loads(blobs, tmp_path):
+    model = _model()
+    path = tmp_path / "best_model.h5"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(reloaded(blobs.x_test)), keras.ops.convert_to_numpy(model(blobs.x_test)), rtol=1e-6
+    )
+
+
+# --------------------------------------------------------------------------
+# Imports
+
+
+@covers("samples-generator")
+def test_make_blobs_moved_to_sklearn_datasets():
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("sklearn.datasets.samples_generator")
+    from sklearn.datasets import make_blobs
+
+    features, labels = make_blobs(n_samples=1000, centers=3, n_features=2, cluster_std=2, random_state=2)
+    assert features.shape == (1000, 2) and set(labels) == {0, 1, 2}
+    np.testing.assert_array_equal(features[:500].astype("float32"), ln.load_blobs().x_train)
+
+
+@covers("np-utils")
+def test_to_categorical_lives_in_keras_utils():
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("keras.utils.np_utils")
+    np.testing.assert_array_equal(keras.utils.to_categorical([0, 2, 1], 3), np.eye(3)[[0, 2, 1]])
+
+
+@covers("wrappers")
+def test_scikit_learn_wrappers_are_gone():
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("keras.wrappers.scikit_learn")
+
+
+# --------------------------------------------------------------------------
+# The notebook and this file
+
+
+def _table_items() -> list[str]:
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    items = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            items += re.findall(r"^\|\s*\{ref\}`([a-z0-9-]+) <migration-\1>`\s*\|", cell.source, flags=re.MULTILINE)
+    return items
+
+
+def test_the_table_and_the_tests_cover_the_same_items():
+    items = _table_items()
+    assert len(items) == len(set(items)), f"duplicate items in the table: {items}"
+    assert set(items) == COVERED, (
+        f"in the table but not tested: {sorted(set(items) - COVERED)}; "
+        f"tested but not in the table: {sorted(COVERED - set(items))}"
+    )
+
+
+def test_every_item_links_to_a_section_that_names_it():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    for item in _table_items():
+        match = re.search(rf"^\(migration-{re.escape(item)}\)=\n(?:\(migration-[a-z0-9-]+\)=\n)*(#+ .*)$", text, re.MULTILINE)
+        assert match, f"no section labelled migration-{item}"
+        assert f"`{item}`" in match.group(1), f"the section of {item} does not name it: {match.group(1)}"
+
+
+def test_old_lr_spelling_only_in_markdown():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert not re.search(r"\blr\s*=\s*[0-9.]", cell.source), cell.source
