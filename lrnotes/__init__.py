@@ -51,6 +51,18 @@ from lrnotes.plots import (  # noqa: E402
 )
 from lrnotes.settings import PROFILES, Settings, choose  # noqa: E402
 from lrnotes.range_test import LearningRateRangeTest, RangeTestRun  # noqa: E402
+from lrnotes.surfaces import (  # noqa: E402
+    Quadratic,
+    Rosenbrock,
+    Saddle,
+    best_path,
+    iteration_matrix,
+    optimizer_path,
+    optimizer_paths,
+    plot_paths,
+    spectral_radius,
+    stability_limit,
+)
 from lrnotes.sweeps import grid, run_key, sweep  # noqa: E402
 from lrnotes.analysis import epochs_to_reach, final, summarize  # noqa: E402
 from lrnotes.training import (  # noqa: E402
@@ -75,13 +87,17 @@ __all__ = [
     "LearningRateMonitor",
     "LearningRateRangeTest",
     "OneCycle",
+    "Quadratic",
     "RangeTestRun",
     "ResultCache",
+    "Rosenbrock",
     "RunConfig",
+    "Saddle",
     "Settings",
     "__version__",
     "bayes_accuracy",
     "bayes_predict",
+    "best_path",
     "build_model",
     "can_stack",
     "choose",
@@ -95,6 +111,7 @@ __all__ = [
     "final",
     "fingerprint",
     "grid",
+    "iteration_matrix",
     "keras",
     "legacy_decay",
     "load_blobs",
@@ -103,10 +120,13 @@ __all__ = [
     "load_ionosphere",
     "make_optimizer",
     "one_cycle_rate",
+    "optimizer_path",
+    "optimizer_paths",
     "plot_dataset",
     "plot_final",
     "plot_grid",
     "plot_learning_rates",
+    "plot_paths",
     "plot_runs",
     "record",
     "recursive_time_based_decay",
@@ -115,6 +135,8 @@ __all__ = [
     "scheduler",
     "series_colors",
     "setup_notebook",
+    "spectral_radius",
+    "stability_limit",
     "stack_key",
     "step_decay",
     "summarize",
