@@ -558,41 +558,53 @@ class _StackedDense(_Engine):
         self.seeds = [seed for _ in configs for seed in seeds]
         self.dataset = dataset = config.dataset
         per_slot = [_initial_weights(config.model, config.data, seed) for seed in self.seeds]
-        # Each weight array of each slot is stored flat and zero-padded to a
-        # multiple of 16 elements: the optimizer's elementwise kernels then
-        # process every slot in full vectors, never in a scalar tail whose
-        # rounding (of sqrt, for one) differs. Padding gets zero gradients and
-        # stays zero under every elementwise optimizer.
+        # All weights of a slot live in ONE flat row of one variable: the
+        # optimizer then updates everything with a single set of elementwise
+        # ops. Each weight array starts at a multiple of 16 elements and the
+        # row is padded to one, so the optimizer's kernels process every slot
+        # in full vectors, never in a scalar tail whose rounding (of sqrt, for
+        # one) differs. Padding gets zero gradients and stays zero under every
+        # elementwise optimizer.
         self.shapes = [weights.shape for weights in per_slot[0]]
-        self.variables = []
-        for i, shape in enumerate(self.shapes):
-            size = int(np.prod(shape))
-            flat = np.zeros((len(per_slot), _padded(size)), np.float32)
-            flat[:, :size] = np.stack([weights[i].ravel() for weights in per_slot])
-            self.variables.append(keras.Variable(flat, name=f"stacked_{i}"))
+        self.offsets = []
+        total = 0
+        for shape in self.shapes:
+            self.offsets.append(total)
+            total += _padded(int(np.prod(shape)))
+        flat = np.zeros((len(per_slot), total), np.float32)
+        for i, (shape, offset) in enumerate(zip(self.shapes, self.offsets)):
+            flat[:, offset : offset + int(np.prod(shape))] = np.stack([weights[i].ravel() for weights in per_slot])
+        self.variable = keras.Variable(flat, name="stacked_weights")
+        self.variables = [self.variable]
         spec: MLP = config.model
         hidden = keras.activations.get(spec.activation)
-        output = keras.activations.get("sigmoid" if dataset.binary else "softmax")
-        self.activations = [hidden] * len(spec.hidden) + [output]
+        self.activations = [hidden] * len(spec.hidden) + [None]  # the output layer gives logits
         cls, settings, _ = _optimizer_parts(config)
         self.slot_rates = _SlotRates([_optimizer_parts(c)[2] for c in configs], len(seeds))
         self.optimizer = cls(learning_rate=self.slot_rates, **settings)
         self.optimizer.build(self.variables)
-        self.loss_fn = _loss_function(dataset)
         self._setup_evaluation()
         x_train = tf.constant(dataset.x_train)
         y_train = tf.constant(dataset.y_train)
         size = len(self.seeds)
         self.padded_batch = _padded(config.effective_batch_size)
+        binary = dataset.binary
+
+        def per_example_loss(y, logits):
+            # What Keras' cross-entropy computes for a softmax (sigmoid) output:
+            # it takes the logits behind the activation.
+            if binary:
+                return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits), axis=-1)
+            return tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits)
 
         def evaluate():
             losses, hits = [], []
             for x, y in self.eval_chunks:
                 x = tf.broadcast_to(x[None], [size, *x.shape])
                 y = tf.broadcast_to(y[None], [size, *y.shape])
-                probabilities = self._forward(x)
-                losses.append(self.loss_fn(y, probabilities))
-                hits.append(_correct(dataset, y, probabilities))
+                logits = self._forward(x)
+                losses.append(per_example_loss(y, logits))
+                hits.append(_correct(dataset, y, tf.sigmoid(logits) if binary else logits))
             return tf.concat(losses, axis=1), tf.concat(hits, axis=1)
 
         @tf.function(
@@ -601,39 +613,41 @@ class _StackedDense(_Engine):
                 tf.TensorSpec([None, self.padded_batch], tf.float32),
             ]
         )
-        def train_epoch(index, mask):
+        def train_epoch(index, weights):
             for step in tf.range(tf.shape(index)[0]):
                 x_batch = tf.gather(x_train, index[step])
                 y_batch = tf.gather(y_train, index[step])
-                weights = mask[step] / tf.reduce_sum(mask[step])
                 with tf.GradientTape() as tape:
-                    per_example = self.loss_fn(y_batch, self._forward(x_batch))
-                    total = tf.reduce_sum(per_example * weights)
+                    total = tf.reduce_sum(per_example_loss(y_batch, self._forward(x_batch)) * weights[step])
                 gradients = tape.gradient(total, self.variables)
                 self.optimizer.apply(gradients, self.variables)
             return evaluate()
 
         self._train_epoch = train_epoch.get_concrete_function()
-        self._evaluate = tf.function(evaluate).get_concrete_function()
+        # Zero steps: the evaluation alone, through the same traced function.
+        self._no_steps = (tf.zeros([0, size, self.padded_batch], tf.int32), tf.zeros([0, self.padded_batch]))
 
     def _learning_rates(self):
         return self.slot_rates.values(self.optimizer.iterations)
 
     def _weights(self, index: int, *, bias: bool):
         """Weight array ``index`` of every slot, in its layer's shape."""
-        shape = self.shapes[index]
-        flat = self.variables[index][:, : int(np.prod(shape))]
+        shape, offset = self.shapes[index], self.offsets[index]
+        flat = self.variable[:, offset : offset + int(np.prod(shape))]
         return tf.reshape(flat, [-1, 1, *shape] if bias else [-1, *shape])
 
     def _forward(self, x):
+        """The logits of every slot (the output activation is left to the loss)."""
         for layer, activation in enumerate(self.activations):
             kernel = self._weights(2 * layer, bias=False)
             bias = self._weights(2 * layer + 1, bias=True)
-            x = activation(_add_bias(tf.matmul(x, kernel), bias))
+            x = _add_bias(tf.matmul(x, kernel), bias)
+            if activation is not None:
+                x = activation(x)
         return x
 
     def _first_evaluation(self):
-        return self._evaluate()
+        return self._train_epoch(*self._no_steps)
 
     def _epoch(self, order: np.ndarray, callbacks):
         return self._train_epoch(*self._batches(order))
@@ -651,19 +665,19 @@ class _StackedDense(_Engine):
         batch = self.config.effective_batch_size
         steps = self.config.steps_per_epoch
         index = np.zeros((steps, size, self.padded_batch), dtype=np.int32)
-        mask = np.zeros((steps, self.padded_batch), dtype=np.float32)
+        weights = np.zeros((steps, self.padded_batch), dtype=np.float32)
         for step in range(steps):
             chunk = order[:, step * batch : (step + 1) * batch]
             index[step, :, : chunk.shape[1]] = chunk
-            mask[step, : chunk.shape[1]] = 1.0
-        return tf.constant(index), tf.constant(mask)
+            weights[step, : chunk.shape[1]] = np.float32(1.0) / np.float32(chunk.shape[1])  # the batch mean
+        return tf.constant(index), tf.constant(weights)
 
     def keras_model(self, slot: int) -> keras.Model:
         """A real Keras model holding the weights of one slot."""
         model = build_model(self.config.model, self.dataset, self.seeds[slot])
+        row = self.variable.numpy()[slot]
         model.set_weights(
-            [variable.numpy()[slot, : int(np.prod(shape))].reshape(shape)
-             for variable, shape in zip(self.variables, self.shapes)]
+            [row[offset : offset + int(np.prod(shape))].reshape(shape) for shape, offset in zip(self.shapes, self.offsets)]
         )
         return model
 
