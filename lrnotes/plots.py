@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from lrnotes.analysis import _check_columns
 from lrnotes.data import Dataset
 
 __all__ = [
@@ -68,14 +69,6 @@ def _new_ax(ax: Axes | None) -> Axes:
     if not isinstance(ax, Axes):
         raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
     return ax
-
-
-def _check_records(records: pd.DataFrame, columns: Sequence[str]) -> None:
-    if not isinstance(records, pd.DataFrame):
-        raise TypeError(f"records must be a pandas DataFrame, got {type(records).__name__}")
-    missing = [column for column in columns if column not in records.columns]
-    if missing:
-        raise ValueError(f"records lack column(s) {missing}; they have {list(records.columns)}")
 
 
 def series_colors(values: Sequence[Hashable], cmap: str = "viridis") -> dict[Hashable, Any]:
@@ -170,7 +163,7 @@ def plot_runs(
     >>> ax.get_ylabel(), ax.get_legend().get_texts()[0].get_text()
     ('test accuracy', 'SGD')
     """
-    _check_records(records, ["seed", x, metric] + ([by] if by else []))
+    _check_columns(records, ["seed", x, metric] + ([by] if by else []))
     if band not in (*_BANDS, None):
         raise ValueError(f"band must be one of {sorted(_BANDS)} or None, got {band!r}")
     ax = _new_ax(ax)
@@ -241,7 +234,7 @@ def plot_grid(
     >>> len(plot_grid(records, "lr", ncols=2).axes)
     2
     """
-    _check_records(records, ["seed", x, by, *metrics])
+    _check_columns(records, ["seed", x, by, *metrics])
     keys = list(dict.fromkeys(records[by]))
     ncols = max(1, min(ncols, len(keys)))
     nrows = -(-len(keys) // ncols)
@@ -308,7 +301,7 @@ def plot_final(
     """
     from lrnotes.analysis import final
 
-    _check_records(records, ["seed", "epoch", by, metric])
+    _check_columns(records, ["seed", "epoch", by, metric])
     ax = _new_ax(ax)
     last = final(records, by)
     if "diverged" not in last:
