@@ -107,9 +107,13 @@ def test_every_page_loads_cleanly(site, browser):
             problems.append(f"{address}: a Python traceback is shown")
         if stderr_blocks:
             problems.append(f"{address}: {stderr_blocks} stderr output block(s)")
-        for marker in ("Warning:", "WARNING:", "DeprecationWarning", "UserWarning"):
-            if marker in text:
-                problems.append(f"{address}: '{marker}' appears in the page")
+        # A warning a cell raises reaches stderr, and the build fails on stderr
+        # (stderr_output: error); pages that print a caught warning on purpose
+        # (the Keras 2 -> 3 demonstrations) show it as ordinary output.
+        logged = page.evaluate("Array.from(document.querySelectorAll('.cell_output')).filter("
+                               "o => /^(WARNING|E0000|I0000|W0000)/m.test(o.innerText)).length")
+        if logged:
+            problems.append(f"{address}: {logged} output(s) with TensorFlow or logging lines")
         page.close()
     assert not problems, "\n".join(problems)
 
