@@ -70,3 +70,9 @@ def glued(executed):
         return cache[name]
 
     return values
+
+
+@pytest.fixture(scope="module")
+def values(request, glued):
+    """The glued numbers of the chapter named by the test module's ``CHAPTER``."""
+    return glued(request.module.CHAPTER)

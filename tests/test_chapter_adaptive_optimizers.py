@@ -10,12 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.book
 
-CHAPTER = "adaptive_optimizers"
-
-
-@pytest.fixture(scope="module")
-def values(glued):
-    return glued(CHAPTER)
+CHAPTER = "adaptive_optimizers"  # the `values` fixture (conftest.py) reads its glued numbers
 
 
 def number(values: dict, name: str) -> float:

@@ -9,9 +9,7 @@ pytestmark = pytest.mark.book
 DATA = ["testbed", "digits"]
 
 
-@pytest.fixture(scope="module")
-def values(glued):
-    return glued("batch_scaling")
+CHAPTER = "batch_scaling"  # the `values` fixture (conftest.py) reads its glued numbers
 
 
 @pytest.mark.parametrize("name", DATA)

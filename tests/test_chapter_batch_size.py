@@ -7,9 +7,7 @@ import pytest
 pytestmark = pytest.mark.book
 
 
-@pytest.fixture(scope="module")
-def values(glued):
-    return glued("batch_size")
+CHAPTER = "batch_size"  # the `values` fixture (conftest.py) reads its glued numbers
 
 
 def test_updates_per_epoch_follow_the_batch_size(values):

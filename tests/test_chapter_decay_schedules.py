@@ -9,9 +9,7 @@ import pytest
 pytestmark = pytest.mark.book
 
 
-@pytest.fixture(scope="module")
-def values(glued):
-    return glued("decay_schedules")
+CHAPTER = "decay_schedules"  # the `values` fixture (conftest.py) reads its glued numbers
 
 
 def test_inverse_time_decay_is_the_closed_form_in_updates(values):

@@ -7,9 +7,7 @@ import pytest
 pytestmark = pytest.mark.book
 
 
-@pytest.fixture(scope="module")
-def values(glued):
-    return glued("epochs")
+CHAPTER = "epochs"  # the `values` fixture (conftest.py) reads its glued numbers
 
 
 def test_an_epoch_of_batch_256_is_two_updates(values):

@@ -21,9 +21,7 @@ METHODS = [
 CHANCE = 0.1  # ten balanced classes
 
 
-@pytest.fixture(scope="module")
-def values(glued):
-    return glued("images")
+CHAPTER = "images"  # the `values` fixture (conftest.py) reads its glued numbers
 
 
 def test_the_table_lists_every_configuration(values):

@@ -15,9 +15,7 @@ import pytest
 pytestmark = pytest.mark.book
 
 
-@pytest.fixture(scope="module")
-def values(glued):
-    return glued("lr_finder")
+CHAPTER = "lr_finder"  # the `values` fixture (conftest.py) reads its glued numbers
 
 
 def test_suggestion_is_within_the_stated_factor_of_the_sweeps_best_for_every_seed(values):

@@ -7,9 +7,7 @@ import pytest
 pytestmark = pytest.mark.book
 
 
-@pytest.fixture(scope="module")
-def values(glued):
-    return glued("modern_schedules")
+CHAPTER = "modern_schedules"  # the `values` fixture (conftest.py) reads its glued numbers
 
 
 def test_written_formulas_match_the_keras_objects(values):

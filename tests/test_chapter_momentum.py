@@ -9,9 +9,7 @@ import pytest
 pytestmark = pytest.mark.book
 
 
-@pytest.fixture(scope="module")
-def values(glued):
-    return glued("momentum")
+CHAPTER = "momentum"  # the `values` fixture (conftest.py) reads its glued numbers
 
 
 def epochs(value) -> float:

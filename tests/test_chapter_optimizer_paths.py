@@ -9,9 +9,7 @@ import pytest
 pytestmark = pytest.mark.book
 
 
-@pytest.fixture(scope="module")
-def values(glued):
-    return glued("optimizer_paths")
+CHAPTER = "optimizer_paths"  # the `values` fixture (conftest.py) reads its glued numbers
 
 
 def test_limits_are_the_formulas(values):

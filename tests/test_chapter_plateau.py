@@ -9,9 +9,7 @@ import pytest
 pytestmark = pytest.mark.book
 
 
-@pytest.fixture(scope="module")
-def values(glued):
-    return glued("plateau")
+CHAPTER = "plateau"  # the `values` fixture (conftest.py) reads its glued numbers
 
 
 def epoch(value) -> float:
