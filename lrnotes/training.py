@@ -11,14 +11,17 @@ of its batches) into one ``tf.function`` and applies the updates with a real
 Keras optimizer (``optimizer.apply``), so learning-rate schedules, momentum
 and the adaptive optimizers are Keras' own code.
 
-For dense networks without callbacks, the runs of several seeds train *side by
-side*: the weights of seed ``s`` are slice ``s`` of stacked variables, each
-slice sees its own shuffled batches, and one graph updates them all. This is
-exact because every Keras optimizer of the book updates each weight from that
-weight's own gradient and state (nothing couples the slices), and the loss of
-the stack is the sum of the per-seed losses. Every operation is chosen so that
-a slice's arithmetic does not depend on the other slices: a seed trained
-alone gives bit-for-bit the record it gives inside a stack (the tests check).
+For dense networks without callbacks, runs train *side by side*: the weights
+of run ``s`` are row ``s`` of one stacked variable, each row sees its own
+shuffled batches and its own learning rate (a constant or a schedule), and
+one graph updates them all. This is exact because every Keras optimizer that
+may stack updates each weight from that weight's own gradient and state
+(nothing couples the rows; ``clipnorm`` would, so it is not stacked), and the
+loss of the stack is the sum of the per-run losses. Every operation is chosen
+so that a row's arithmetic does not depend on the other rows (batches and
+weight rows are padded to multiples of 16, so vectorised kernels never fall
+back to scalar tails): a seed trained alone gives bit-for-bit the record it
+gives inside a stack (the tests check).
 
 Runs with callbacks, and convolutional networks, use a real ``keras.Model``
 (one seed at a time) and call the callbacks as ``fit`` does, so
@@ -31,8 +34,13 @@ One row per seed and epoch, from epoch 0 (the initial weights) to the last.
 ``loss``/``accuracy`` are measured on the whole training set at the end of the
 epoch (``fit`` instead reports a running mean over the epoch's batches),
 ``val_loss``/``val_accuracy`` on the test set, which doubles as validation
-data. ``learning_rate`` is the rate the optimizer would use for its next
-update, read after the callbacks ran. ``updates`` counts weight updates so far
+data. ``learning_rate`` is the rate in effect at the end of the epoch, read
+after the epoch's callbacks: for a schedule, the rate of the next update;
+after ``ReduceLROnPlateau``, the rate it has just set; under
+``LearningRateScheduler``, the rate it set when the epoch began (it sets the
+next one when the next epoch begins). A run stopped by ``EarlyStopping``
+ends at the epoch it stopped (its restored weights are those of an earlier
+row). ``updates`` counts weight updates so far
 and ``seconds`` is the wall time of the epoch (for seeds trained side by side,
 the stack's time divided by the number of seeds). A run whose loss becomes NaN
 or infinite is marked ``diverged`` from that epoch on, and its metrics are NaN.
