@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -76,3 +77,14 @@ def glued(executed):
 def values(request, glued):
     """The glued numbers of the chapter named by the test module's ``CHAPTER``."""
     return glued(request.module.CHAPTER)
+
+
+@pytest.fixture(scope="session")
+def as_epochs():
+    """Read a glued epoch count; a threshold never reached (glued as NaN) counts as infinitely late."""
+
+    def convert(value) -> float:
+        number = float(value)
+        return math.inf if math.isnan(number) else number
+
+    return convert

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 pytestmark = pytest.mark.book
@@ -11,11 +9,6 @@ pytestmark = pytest.mark.book
 
 CHAPTER = "momentum"  # the `values` fixture (conftest.py) reads its glued numbers
 
-
-def epochs(value) -> float:
-    """An epochs-to-threshold value; never reaching it ('nan') counts as infinitely slow."""
-    number = float(value)
-    return math.inf if math.isnan(number) else number
 
 
 def test_keras_sgd_matches_the_written_update_rule(values):
@@ -25,11 +18,11 @@ def test_keras_sgd_matches_the_written_update_rule(values):
     assert values["momentum_flip_step_0_9"] == pytest.approx(1 / (1 + 0.9), rel=0.02)
 
 
-def test_momentum_reaches_the_threshold_in_fewer_epochs(values):
-    plain = epochs(values["momentum_reach_0"])
-    assert epochs(values["momentum_reach_0_9"]) < plain
-    assert epochs(values["momentum_reach_0_99"]) < plain
-    assert epochs(values["momentum_reach_0_9"]) <= epochs(values["momentum_reach_0_5"])
+def test_momentum_reaches_the_threshold_in_fewer_epochs(values, as_epochs):
+    plain = as_epochs(values["momentum_reach_0"])
+    assert as_epochs(values["momentum_reach_0_9"]) < plain
+    assert as_epochs(values["momentum_reach_0_99"]) < plain
+    assert as_epochs(values["momentum_reach_0_9"]) <= as_epochs(values["momentum_reach_0_5"])
 
 
 def test_momentum_steadies_the_test_accuracy(values):

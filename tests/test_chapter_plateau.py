@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 pytestmark = pytest.mark.book
@@ -11,11 +9,6 @@ pytestmark = pytest.mark.book
 
 CHAPTER = "plateau"  # the `values` fixture (conftest.py) reads its glued numbers
 
-
-def epoch(value) -> float:
-    """A first-epoch value; never ('nan') counts as infinitely late."""
-    number = float(value)
-    return math.inf if math.isnan(number) else number
 
 
 def test_the_chapter_compares_small_and_large_patience(values):
@@ -28,8 +21,8 @@ def test_small_patience_reaches_the_bottom_within_about_25_epochs(values):
     assert values["plateau_small_frozen_max"] <= 30
 
 
-def test_small_patience_reaches_the_low_rate_before_large_patience(values):
-    assert values["plateau_small_frozen_max"] < epoch(values["plateau_large_frozen_median"])
+def test_small_patience_reaches_the_low_rate_before_large_patience(values, as_epochs):
+    assert values["plateau_small_frozen_max"] < as_epochs(values["plateau_large_frozen_median"])
 
 
 def test_large_patience_cuts_fewer_times(values):
