@@ -18,10 +18,18 @@ one graph updates them all. This is exact because every Keras optimizer that
 may stack updates each weight from that weight's own gradient and state
 (nothing couples the rows; ``clipnorm`` would, so it is not stacked), and the
 loss of the stack is the sum of the per-run losses. Every operation is chosen
-so that a row's arithmetic does not depend on the other rows (batches and
-weight rows are padded to multiples of 16, so vectorised kernels never fall
-back to scalar tails): a seed trained alone gives bit-for-bit the record it
-gives inside a stack (the tests check).
+so that a row's arithmetic does not depend on the other rows: batches and
+weight rows are padded to multiples of 16 elements, so vectorised kernels
+never fall back to scalar tails, and a stack has at least two rows, because
+TensorFlow multiplies a batch of one small matrix with another kernel than a
+batch of several (oneDNN's, chosen at run time by the CPU's vector width,
+against Eigen's, compiled in; see ``_MIN_ROWS``). So a seed trained alone
+gives bit-for-bit the record it gives inside a stack of any size, on any
+x86-64 CPU (the tests check it with oneDNN on and off and with its
+instruction set capped at AVX2). Records of the same configuration, seed,
+software and machine are identical; another CPU or another TensorFlow may
+round differently in the last bits, which is why the sweep cache keys
+every entry on both (:mod:`lrnotes.environment`).
 
 Runs with callbacks, and convolutional networks, use a real ``keras.Model``
 (one seed at a time) and call the callbacks as ``fit`` does, so
@@ -82,6 +90,17 @@ RECORD_COLUMNS = [
 
 _EVAL_CHUNK = 4096
 _ROW_ALIGNMENT = 16
+#: The fewest rows of a stack. TensorFlow's CPU kernel for batched matrix
+#: products (``LaunchBatchMatMul`` in ``batch_matmul_op_impl.h``) multiplies
+#: a batch of ONE small matrix with its parallel contraction kernel, whose
+#: inner loop oneDNN picks at run time by the CPU's vector width (with FMA
+#: on AVX2 and AVX-512 machines), and a batch of several small matrices one
+#: by one with Eigen's matrix product, compiled into TensorFlow (AVX, no
+#: FMA). Which kernel a product gets depends on its shape and on whether the
+#: batch has one matrix, never on how many it has beyond that: with two rows
+#: or more, every row of every stack goes through the same kernel, on any
+#: CPU, so a run's arithmetic does not depend on its neighbours.
+_MIN_ROWS = 2
 
 
 def _padded(rows: int) -> int:
@@ -522,13 +541,21 @@ class _SlotRates(keras.optimizers.schedules.LearningRateSchedule):
     the weights of slot ``s``, with the value its schedule would have alone.
     """
 
-    def __init__(self, rates: Sequence[Any], seeds: int):
+    def __init__(self, rates: Sequence[Any], seeds: int, spare: int = 0):
         self.rates = list(rates)
         self.seeds = int(seeds)
+        self.spare = int(spare)  # rows added to the stack (see _MIN_ROWS) repeat the last slot's rate
         self.constant = not any(isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) for rate in rates)
         if self.constant:
-            values = np.repeat(np.asarray(self.rates, np.float32), self.seeds)
+            values = self._pad(np.repeat(np.asarray(self.rates, np.float32), self.seeds))
             self._tensor = tf.constant(values.reshape(-1, 1))
+
+    def _pad(self, values):
+        if not self.spare:
+            return values
+        if isinstance(values, np.ndarray):
+            return np.concatenate([values, np.repeat(values[-1:], self.spare)])
+        return tf.concat([values, tf.repeat(values[-1:], self.spare)], axis=0)
 
     def __call__(self, step):
         if self.constant:
@@ -539,7 +566,7 @@ class _SlotRates(keras.optimizers.schedules.LearningRateSchedule):
             else tf.constant(rate, tf.float32)
             for rate in self.rates
         ]
-        return tf.reshape(tf.repeat(tf.stack(values), self.seeds), [-1, 1])
+        return tf.reshape(self._pad(tf.repeat(tf.stack(values), self.seeds)), [-1, 1])
 
     def values(self, step) -> np.ndarray:
         """The rate of every slot at ``step``, as the shortest decimals of their float32 values."""
@@ -551,7 +578,7 @@ class _SlotRates(keras.optimizers.schedules.LearningRateSchedule):
         return np.repeat(per_config, self.seeds)
 
     def get_config(self) -> dict:
-        return {"rates": [repr(rate) for rate in self.rates], "seeds": self.seeds}
+        return {"rates": [repr(rate) for rate in self.rates], "seeds": self.seeds, "spare": self.spare}
 
 
 @functools.lru_cache(maxsize=256)
@@ -566,6 +593,11 @@ class _StackedDense(_Engine):
         self.seeds = [seed for _ in configs for seed in seeds]
         self.dataset = dataset = config.dataset
         per_slot = [_initial_weights(config.model, config.data, seed) for seed in self.seeds]
+        # A stack has at least _MIN_ROWS rows: TensorFlow's CPU BatchMatMul
+        # sends a batch of one matrix to another kernel than a batch of
+        # several (see _MIN_ROWS), so a lone run gets a spare copy of itself.
+        self.spare = max(0, _MIN_ROWS - len(per_slot))
+        per_slot += [per_slot[-1]] * self.spare
         # All weights of a slot live in ONE flat row of one variable: the
         # optimizer then updates everything with a single set of elementwise
         # ops. Each weight array starts at a multiple of 16 elements and the
@@ -588,13 +620,13 @@ class _StackedDense(_Engine):
         hidden = keras.activations.get(spec.activation)
         self.activations = [hidden] * len(spec.hidden) + [None]  # the output layer gives logits
         cls, settings, _ = _optimizer_parts(config)
-        self.slot_rates = _SlotRates([_optimizer_parts(c)[2] for c in configs], len(seeds))
+        self.slot_rates = _SlotRates([_optimizer_parts(c)[2] for c in configs], len(seeds), self.spare)
         self.optimizer = cls(learning_rate=self.slot_rates, **settings)
         self.optimizer.build(self.variables)
         self._setup_evaluation()
         x_train = tf.constant(dataset.x_train)
         y_train = tf.constant(dataset.y_train)
-        size = len(self.seeds)
+        size = len(per_slot)
         self.padded_batch = _padded(config.effective_batch_size)
         binary = dataset.binary
 
@@ -654,11 +686,18 @@ class _StackedDense(_Engine):
                 x = activation(x)
         return x
 
+    def _real_rows(self, outputs):
+        """The outputs of the real runs (without the spare rows)."""
+        count = len(self.seeds)
+        return tuple(output[:count] for output in outputs)
+
     def _first_evaluation(self):
-        return self._train_epoch(*self._no_steps)
+        return self._real_rows(self._train_epoch(*self._no_steps))
 
     def _epoch(self, order: np.ndarray, callbacks):
-        return self._train_epoch(*self._batches(order))
+        if self.spare:
+            order = np.concatenate([order, np.repeat(order[-1:], self.spare, axis=0)])
+        return self._real_rows(self._train_epoch(*self._batches(order)))
 
     def _batches(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Split each seed's shuffled order into batches padded to a common width.
