@@ -197,14 +197,17 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def kernel_environment(build_dir: Path | None = None) -> dict[str, str]:
-    """The environment of the kernels: quiet progress bars, the build's own cache."""
+def kernel_environment() -> dict[str, str]:
+    """The environment of the kernels: quiet progress bars.
+
+    The kernels use the sweep cache of :func:`lrnotes.cache.default_cache_dir`
+    (``$LRNOTES_CACHE_DIR``, else the user's cache folder), the same one that
+    notebooks run by hand use; ``lrnotes cache`` shows it.
+    """
     env = dict(os.environ)
     env["LRNOTES_PROGRESS"] = "0"
     env.setdefault("PYTHONHASHSEED", "0")
     env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    if build_dir is not None and "LRNOTES_CACHE_DIR" not in os.environ:
-        env["LRNOTES_CACHE_DIR"] = str(build_dir / "cache")
     return env
 
 
@@ -403,7 +406,7 @@ def build_book(
     profile : {"full", "quick"}
         The profile injected into every notebook.
     build_dir : path, optional
-        Where the executed sources (``src``), the sweep cache (``cache``) and the
+        Where the executed sources (``src``) and the
         HTML (``html``) go; default ``ROOT/_build``.
     jobs : int, optional
         Notebooks executed at once (default: the number of CPU cores, at most 2).
@@ -438,7 +441,7 @@ def build_book(
     report = BuildReport(profile=profile)
     not_executed = {chapter.name for chapter in chapter_list} - {chapter.name for chapter in selected}
     _copy_sources(root, source_dir, keep=not_executed if only else set())
-    env = kernel_environment(build_dir)
+    env = kernel_environment()
     log(f"lrnotes build: profile {profile}, {len(selected)} notebook(s), {jobs} at a time, "
         f"limit {timeout:.0f} s each")
     start = time.perf_counter()

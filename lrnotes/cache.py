@@ -126,7 +126,17 @@ class ResultCache:
             raise
 
     def __len__(self) -> int:
+        return self.entries()
+
+    def entries(self) -> int:
+        """The number of entries."""
         return sum(1 for _ in self.directory.glob("*/*.json")) if self.directory.exists() else 0
+
+    def size(self) -> int:
+        """The bytes the entries take on disk."""
+        if not self.directory.exists():
+            return 0
+        return sum(path.stat().st_size for path in self.directory.glob("*/*.json"))
 
     def clear(self) -> None:
         """Remove every entry (and leftover temporary files)."""

@@ -7,6 +7,8 @@ Examples
     lrnotes list
     lrnotes run learning_rate --profile quick
     lrnotes build --profile full
+    lrnotes cache            # where the sweep cache is, and what it holds
+    lrnotes cache --clear    # empty it
 """
 
 from __future__ import annotations
@@ -38,12 +40,32 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--build-dir", default=None, help="default: ROOT/_build (HTML in BUILD_DIR/html)")
     build.add_argument("--jobs", type=int, default=None, help="notebooks executed at once (default: up to 2)")
     build.add_argument("--timeout", type=float, default=None, help="seconds allowed per notebook")
+
+    cache = commands.add_parser("cache", help="show where the sweep cache is and what it holds")
+    cache.add_argument("--clear", action="store_true", help="remove every entry of the cache")
     return parser
+
+
+def _cache_command(clear: bool) -> int:
+    from lrnotes.cache import ResultCache, default_cache_dir
+
+    store = ResultCache(default_cache_dir())
+    entries, size = store.entries(), store.size()
+    if clear:
+        store.clear()
+        print(f"removed {entries} entries ({size / 2**20:.1f} MiB) from {store.directory}")
+        return 0
+    print(f"sweep cache: {store.directory}")
+    print(f"  {entries} entries, {size / 2**20:.1f} MiB")
+    print("  (set LRNOTES_CACHE_DIR to move it; 'lrnotes cache --clear' empties it)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (0 success, 1 build failure, 2 bad usage)."""
     arguments = _parser().parse_args(argv)
+    if arguments.command == "cache":
+        return _cache_command(arguments.clear)
     # Import late: argument errors answer at once, without loading TensorFlow.
     from lrnotes.book import BuildError, build_book, chapter_by_name, chapters, find_root
 

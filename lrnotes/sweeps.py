@@ -8,40 +8,33 @@ and returns one tidy DataFrame. A finished sweep reruns in seconds.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 from collections.abc import Hashable, Mapping, Sequence
-from importlib import resources
 from typing import Any
 
 import pandas as pd
 
+from lrnotes import environment
 from lrnotes.cache import ResultCache, default_cache_dir
 from lrnotes.fingerprint import digest
 from lrnotes.training import RECORD_COLUMNS, RunConfig, stack_key, train_stacked
 
-__all__ = ["ENGINE_REVISION", "grid", "run_key", "sweep"]
-
-
-def _engine_revision() -> str:
-    """A digest of the code that determines a record: a change recomputes the cache."""
-    hasher = hashlib.sha256()
-    for module in ("training.py", "models.py", "data.py", "optimizers.py", "callbacks.py", "schedules.py"):
-        hasher.update(resources.files("lrnotes").joinpath(module).read_bytes())
-    return hasher.hexdigest()[:16]
-
-
-#: Changes whenever the training code changes; part of every cache key.
-ENGINE_REVISION = _engine_revision()
+__all__ = ["grid", "run_key", "sweep"]
 
 
 def run_key(config: RunConfig, seed: int) -> str:
-    """The cache key of one run: its configuration, seed, package version and engine.
+    """The cache key of one run: its configuration and seed, and what else shapes its record.
 
     The optimizer enters with its resolved settings, so spellings of the same
     run share a key (``options={"momentum": 0.9}`` and ``{"momentum": 0.9,
     "nesterov": False}``; a name with a rate and the equivalent instance).
+    Everything else a record depends on enters too
+    (:func:`lrnotes.environment.record_environment`): the package's whole
+    source, the versions of Python, TensorFlow, Keras, NumPy and
+    scikit-learn, TensorFlow's threads, op determinism, devices and oneDNN
+    settings, and the processor. A change to any of them is a new key, so
+    the cache never serves a number that other software or settings made.
 
     Examples
     --------
@@ -60,7 +53,10 @@ def run_key(config: RunConfig, seed: int) -> str:
         "epochs": config.epochs,
         "callbacks": list(config.callbacks),
     }
-    return digest({"config": resolved, "seed": int(seed), "version": __version__, "engine": ENGINE_REVISION})
+    return digest(
+        {"config": resolved, "seed": int(seed), "version": __version__, "environment": environment.record_environment()},
+        name="run",
+    )
 
 
 def grid(base: RunConfig, **axes: Sequence[Any]) -> dict[Hashable, RunConfig]:
