@@ -32,7 +32,8 @@ import time
 import numpy as np
 
 import lrnotes as ln
-from lrnotes._runtime import keras, tf
+import keras
+import tensorflow as tf
 
 SEEDS = [0, 1, 2, 3, 4]
 RATES = [1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7]

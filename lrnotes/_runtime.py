@@ -14,7 +14,8 @@ importing lrnotes to see TensorFlow's C++ log again.
 
 It also pins TensorFlow to one intra-op and one inter-op thread (the models in
 this book are tiny, and thread hand-offs cost more than they save; set
-``LRNOTES_THREADS`` to change it) and enables op determinism, so random ops
+``LRNOTES_THREADS`` to change it) and enables op determinism, whether
+TensorFlow or Keras was imported before lrnotes or not, so random ops
 (``fit``'s shuffling, dropout) need a seed: call
 ``keras.utils.set_random_seed(seed)`` first, as every model builder of the
 package does.
@@ -27,7 +28,7 @@ import re
 import sys
 import tempfile
 
-__all__ = ["KNOWN_NOTICES", "filter_notices", "keras", "tf"]
+__all__ = ["KNOWN_NOTICES", "configure", "filter_notices", "keras", "tf"]
 
 #: Patterns of the start-up notices that TensorFlow writes to stderr and that
 #: carry no information for a reader of the book.
@@ -75,16 +76,58 @@ def filter_notices(text: str) -> str:
     return "".join(kept)
 
 
+def _threads() -> int:
+    text = os.environ.get("LRNOTES_THREADS", "1")
+    try:
+        threads = int(text)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise ValueError(f"LRNOTES_THREADS must be a positive integer, got {text!r}")
+    return threads
+
+
+def configure(tf_module) -> None:
+    """Pin TensorFlow to ``LRNOTES_THREADS`` threads (default 1) and turn op determinism on.
+
+    Works whichever of TensorFlow, Keras and lrnotes was imported first, as
+    long as TensorFlow has not run an operation yet (importing it does not).
+
+    Raises
+    ------
+    RuntimeError
+        When TensorFlow already runs with other thread counts, which can no
+        longer be changed in this process; the message says what to do.
+    """
+    threads = _threads()
+    threading = tf_module.config.threading
+    try:
+        threading.set_intra_op_parallelism_threads(threads)
+        threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # the runtime is initialised: the counts are fixed now
+        current = (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads())
+        if current != (threads, threads):
+            raise RuntimeError(
+                f"TensorFlow already ran an operation with {current[0]} intra-op and {current[1]} inter-op "
+                f"threads (0 means its default), and lrnotes needs {threads} of each for reproducible records "
+                "(LRNOTES_THREADS). Import lrnotes before running any TensorFlow or Keras code: restart the "
+                "kernel (or the interpreter) and put `import lrnotes` in the first cell; importing keras or "
+                "tensorflow before it is fine."
+            ) from None
+    tf_module.config.experimental.enable_op_determinism()
+
+
 def _import_quietly():
     # 3: TensorFlow's C++ logger prints only fatal messages. Its INFO/WARNING/
     # ERROR lines in TF 2.21 are notices (oneDNN, CUDA probing, a tf.data
     # version note printed by every Keras fit); real failures still raise
     # Python exceptions. Set TF_CPP_MIN_LOG_LEVEL yourself to see them.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules:  # imported by the user first: nothing to hide
+    if "tensorflow" in sys.modules:  # imported by the user first: nothing to hide, but still configure
         import keras as keras_module
         import tensorflow as tf_module
 
+        configure(tf_module)
         return tf_module, keras_module
     sys.stderr.flush()
     saved = os.dup(2)
@@ -93,12 +136,7 @@ def _import_quietly():
         try:
             import tensorflow as tf_module
 
-            threads = int(os.environ.get("LRNOTES_THREADS", "1"))
-            try:
-                tf_module.config.threading.set_intra_op_parallelism_threads(threads)
-                tf_module.config.threading.set_inter_op_parallelism_threads(threads)
-            except RuntimeError:  # the runtime was already initialised
-                pass
+            configure(tf_module)
             # Device initialisation (the CUDA probe) happens on the first op.
             tf_module.constant(0.0).numpy()
             import keras as keras_module
@@ -111,7 +149,6 @@ def _import_quietly():
             rest = filter_notices(capture.read().decode("utf-8", "replace"))
     if rest:
         sys.stderr.write(rest)
-    tf_module.config.experimental.enable_op_determinism()
     return tf_module, keras_module
 
 

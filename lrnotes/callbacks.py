@@ -19,7 +19,7 @@ def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
 
     Examples
     --------
-    >>> from lrnotes._runtime import keras
+    >>> import keras
     >>> current_learning_rate(keras.optimizers.SGD(learning_rate=0.1))
     0.1
     >>> schedule = keras.optimizers.schedules.InverseTimeDecay(0.1, decay_steps=1, decay_rate=1.0)
@@ -53,7 +53,7 @@ class LearningRateMonitor(keras.callbacks.Callback):
 
     Examples
     --------
-    >>> from lrnotes._runtime import keras
+    >>> import keras
     >>> import numpy as np
     >>> keras.utils.set_random_seed(0)  # op determinism is on: random ops need a seed
     >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])

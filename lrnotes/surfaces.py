@@ -640,7 +640,7 @@ def optimizer_path(surface: Surface, optimizer: keras.optimizers.Optimizer, star
 
     Examples
     --------
-    >>> from lrnotes._runtime import keras
+    >>> import keras
     >>> bowl = Quadratic(1.0, 25.0)
     >>> path = optimizer_path(bowl, keras.optimizers.SGD(learning_rate=0.05), (-4.0, 1.0), steps=200)
     >>> path.diverged, len(path), path.final_distance < 1e-3
@@ -687,7 +687,7 @@ def optimizer_paths(surface: Surface, optimizer: keras.optimizers.Optimizer, sta
 
     Examples
     --------
-    >>> from lrnotes._runtime import keras
+    >>> import keras
     >>> bowl = Quadratic(1.0, 25.0)
     >>> limit = stability_limit(bowl)
     >>> paths = optimizer_paths(bowl, keras.optimizers.SGD(), (-4.0, 1.0), 2000,
@@ -736,7 +736,7 @@ def best_path(paths: Sequence[Path], tol: float = 1e-3) -> Path:
 
     Examples
     --------
-    >>> from lrnotes._runtime import keras
+    >>> import keras
     >>> paths = optimizer_paths(Quadratic(1.0, 25.0), keras.optimizers.SGD(), (-4.0, 1.0), 300,
     ...                         learning_rates=[0.01, 0.05, 0.1])
     >>> best_path(paths).learning_rate
@@ -801,7 +801,7 @@ def plot_paths(surface: Surface, paths: Any, ax: Any = None, *, labels: Sequence
 
     Examples
     --------
-    >>> from lrnotes._runtime import keras
+    >>> import keras
     >>> bowl = Quadratic(1.0, 25.0)
     >>> path = optimizer_path(bowl, keras.optimizers.SGD(learning_rate=0.05), (-4.0, 1.0), steps=50)
     >>> ax = plot_paths(bowl, {"SGD 0.05": path})

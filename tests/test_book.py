@@ -110,3 +110,20 @@ def test_cli_reports_a_failed_chapter(tiny):
 def test_cli_outside_a_book(tmp_path):
     result = _cli("list", cwd=tmp_path)
     assert result.returncode == 2 and "no _toc.yml" in result.stderr
+
+
+@pytest.mark.book
+def test_every_chapter_of_the_table_of_contents_executes_without_error(book_build):
+    """The smoke check of both profiles: every chapter ran to its end, no cell raised."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    expected = {chapter.name for chapter in chapters(root)}
+    assert set(book_build.seconds) == expected
+    for name in expected:
+        notebook = nbformat.read(book_build.build_dir / "src" / "book" / f"{name}.ipynb", as_version=4)
+        errors = [output for cell in notebook.cells for output in cell.get("outputs", [])
+                  if output.get("output_type") == "error"]
+        assert not errors, f"{name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+        assert all(cell.get("execution_count") for cell in notebook.cells if cell.cell_type == "code"
+                   and cell.source.strip()), f"{name}: a code cell was not executed"

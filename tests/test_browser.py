@@ -1,6 +1,6 @@
 """The built book as a reader meets it, in headless Chromium.
 
-Visits every page of the quick-profile build: no JavaScript console errors,
+Visits every page of the test build (full profile, or quick on a smoke run): no JavaScript console errors,
 every image loaded, no traceback or stderr/warning output, math rendered; the
 search finds a chapter; previous/next links walk the whole table of contents.
 A screenshot of each page goes to the build's ``report`` folder.
@@ -44,14 +44,14 @@ def _chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def site(quick_book):
-    if quick_book.html is None:
-        pytest.fail("the quick build rendered no HTML (LRNOTES_TEST_CHAPTERS restricts it)")
-    handler = functools.partial(_QuietHandler, directory=str(quick_book.html))
+def site(book_build):
+    if book_build.html is None:
+        pytest.fail("the build rendered no HTML (LRNOTES_TEST_CHAPTERS restricts it)")
+    handler = functools.partial(_QuietHandler, directory=str(book_build.html))
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", quick_book
+    yield f"http://127.0.0.1:{server.server_address[1]}", book_build
     server.shutdown()
     server.server_close()
 
@@ -176,7 +176,8 @@ def test_build_page_describes_this_build(site, browser):
     page = browser.new_page()
     page.goto(f"{base}/book/build.html", wait_until="networkidle")
     text = page.inner_text("article")
-    assert "quick" in text and "tensorflow" in text.lower() and "execution time" in text
+    assert f"`{report.profile}`" in page.inner_html("article") or report.profile in text
+    assert "tensorflow" in text.lower() and "execution time" in text
     for name in report.seconds:
         assert f"{report.seconds[name]:.1f} s" in text
     page.close()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import lrnotes as ln
-from lrnotes._runtime import keras
+import keras
 
 
 def _fit(optimizer, callbacks, epochs=4):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.book
+pytestmark = [pytest.mark.book, pytest.mark.claims]
 
 CHAPTER = "adaptive_optimizers"  # the `values` fixture (conftest.py) reads its glued numbers
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-pytestmark = pytest.mark.book
+pytestmark = [pytest.mark.book, pytest.mark.claims]
 
 METHODS = [
     "SGD, constant",

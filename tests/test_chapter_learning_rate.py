@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-pytestmark = pytest.mark.book
+pytestmark = [pytest.mark.book, pytest.mark.claims]
 
 
 def test_tiny_rates_learn_nothing_and_moderate_rates_learn(glued):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.book
+pytestmark = [pytest.mark.book, pytest.mark.claims]
 
 
 CHAPTER = "lr_finder"  # the `values` fixture (conftest.py) reads its glued numbers

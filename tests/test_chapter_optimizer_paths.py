@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-pytestmark = pytest.mark.book
+pytestmark = [pytest.mark.book, pytest.mark.claims]
 
 
 CHAPTER = "optimizer_paths"  # the `values` fixture (conftest.py) reads its glued numbers

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import lrnotes.data as data
-from lrnotes._runtime import keras
+import keras
 
 
 def test_blobs_follow_the_tutorial_settings():

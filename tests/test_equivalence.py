@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import lrnotes as ln
-from lrnotes._runtime import keras, tf
+import keras
+import tensorflow as tf
 
 SEEDS = [0, 1, 2, 3, 4]
 EPOCHS = 15

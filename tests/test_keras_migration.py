@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import lrnotes as ln
-from lrnotes._runtime import keras
+import keras
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "book" / "keras_migration.ipynb"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import lrnotes as ln
-from lrnotes._runtime import keras
+import keras
 from lrnotes.one_cycle import OneCycle, one_cycle_rate
 
 

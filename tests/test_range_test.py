@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import lrnotes as ln  # noqa: E402
-from lrnotes._runtime import keras  # noqa: E402
+import keras  # noqa: E402
 from lrnotes.range_test import LearningRateRangeTest, RangeTestRun  # noqa: E402
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import lrnotes as ln
 from lrnotes import schedules
-from lrnotes._runtime import keras
+import keras
 
 
 def test_inverse_time_decay_is_time_based_decay():

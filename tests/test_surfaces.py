@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from lrnotes import surfaces  # noqa: E402
-from lrnotes._runtime import keras  # noqa: E402
+import keras  # noqa: E402
 from lrnotes.surfaces import (  # noqa: E402
     Path,
     Quadratic,

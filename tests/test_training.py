@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import lrnotes as ln
-from lrnotes._runtime import keras
+import keras
 
 DETERMINISTIC = [column for column in ln.RECORD_COLUMNS if column != "seconds"]
 
