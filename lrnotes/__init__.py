@@ -64,7 +64,7 @@ from lrnotes.surfaces import (  # noqa: E402
     stability_limit,
 )
 from lrnotes.sweeps import grid, run_key, sweep  # noqa: E402
-from lrnotes.analysis import epochs_to_reach, final, summarize  # noqa: E402
+from lrnotes.analysis import Difference, difference, epochs_to_reach, final, summarize  # noqa: E402
 from lrnotes.training import (  # noqa: E402
     RECORD_COLUMNS,
     RunConfig,
@@ -84,6 +84,7 @@ __all__ = [
     "PROFILES",
     "RECORD_COLUMNS",
     "Dataset",
+    "Difference",
     "LearningRateMonitor",
     "LearningRateRangeTest",
     "OneCycle",
@@ -104,6 +105,7 @@ __all__ = [
     "current_learning_rate",
     "default_cache_dir",
     "default_learning_rate",
+    "difference",
     "digest",
     "epochs_to_reach",
     "exponential_decay",

@@ -7,12 +7,14 @@ final metrics are missing, it never reaches a threshold, and tables count it.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["epochs_to_reach", "final", "summarize"]
+__all__ = ["Difference", "difference", "epochs_to_reach", "final", "summarize"]
 
 
 def _as_list(by: str | Sequence[str] | None) -> list[str]:
@@ -90,6 +92,8 @@ def summarize(
     ...                         "val_loss": [1.0, 0.5, 1.0, 0.6], "diverged": False})
     >>> summarize(records, "lr", threshold=0.75).iloc[0].to_dict()
     {'train accuracy': '0.700 ± 0.141', 'test accuracy': '0.750 ± 0.071', 'test loss': '0.550 ± 0.071', 'epochs to 0.75': '1 (1/2)', 'diverged': '0/2'}
+    >>> summarize(records).index.tolist()  # without ``by``: one row for all runs
+    ['all runs']
     """
     keys = _as_list(by)
     _check_columns(records, [*keys, "seed", "epoch", "accuracy", "val_accuracy", "val_loss"])
@@ -122,8 +126,119 @@ def summarize(
             )
         row["diverged"] = f"{int(group['diverged'].sum())}/{len(group)}"
         labels = tuple(f"{part:g}" if isinstance(part, float) else part for part in key)
-        rows[labels[0] if len(labels) == 1 else labels] = row
+        rows[labels[0] if len(labels) == 1 else (labels or "all runs")] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
     if keys:
         table.index.names = keys
     return table
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A difference of means across seeds, with its bootstrap interval.
+
+    Attributes
+    ----------
+    mean : float
+        Mean of ``a`` minus mean of ``b``.
+    low, high : float
+        The percentile bootstrap interval of that difference.
+    confidence : float
+        The interval's nominal coverage.
+    n : int
+        Seeds (pairs, for a paired difference; the smaller group otherwise).
+    paired : bool
+        Whether seeds were paired.
+    """
+
+    mean: float
+    low: float
+    high: float
+    confidence: float
+    n: int
+    paired: bool
+
+    @property
+    def real(self) -> bool:
+        """Whether the interval excludes zero: the only differences the book calls real."""
+        return self.low > 0 or self.high < 0
+
+    def __str__(self) -> str:
+        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}]"
+
+
+def _values(name: str, values) -> np.ndarray:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise TypeError(f"{name} must be a sequence of numbers (one per seed), got {type(values).__name__}")
+    array = np.asarray(values, dtype=float).ravel()
+    if array.size < 2:
+        raise ValueError(f"{name} needs at least two seeds, got {array.size}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} has missing or infinite values (a diverged run?): {array.tolist()}")
+    return array
+
+
+def difference(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    paired: bool = True,
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> Difference:
+    """How much larger ``a`` is than ``b`` on average, with a bootstrap interval over seeds.
+
+    With ``paired=True`` (runs that share seeds, so share initial weights and
+    batch order), the seeds' differences ``a[i] - b[i]`` are resampled; else
+    each group is resampled on its own. The interval is the percentile
+    interval of the resampled mean difference. The book calls a difference
+    real only when this interval excludes zero (:attr:`Difference.real`).
+
+    Parameters
+    ----------
+    a, b : sequence of float
+        One value per seed (for ``paired``, in the same seed order).
+    paired : bool, default True
+        Whether ``a[i]`` and ``b[i]`` come from the same seed.
+    confidence : float, default 0.95
+        Coverage of the interval, strictly between 0 and 1.
+    resamples : int, default 10000
+        Bootstrap resamples.
+    seed : int, default 0
+        Seed of the resampling (the interval is reproducible).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For values that are not numbers, fewer than two seeds, missing
+        values, paired groups of different sizes, or a bad setting; the
+        message names the argument.
+
+    Examples
+    --------
+    >>> result = difference([0.84, 0.83, 0.85, 0.84, 0.82], [0.80, 0.81, 0.80, 0.79, 0.80])
+    >>> round(result.mean, 3), result.real
+    (0.036, True)
+    >>> difference([0.80, 0.82, 0.79], [0.81, 0.80, 0.80]).real
+    False
+    """
+    a, b = _values("a", a), _values("b", b)
+    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
+        raise ValueError(f"confidence must be a number strictly between 0 and 1, got {confidence!r}")
+    if isinstance(resamples, bool) or not isinstance(resamples, numbers.Integral) or resamples < 100:
+        raise ValueError(f"resamples must be an integer of at least 100, got {resamples!r}")
+    generator = np.random.default_rng(seed)
+    if paired:
+        if a.size != b.size:
+            raise ValueError(f"paired differences need as many values in a as in b, got {a.size} and {b.size}")
+        gaps = a - b
+        means = gaps[generator.integers(0, gaps.size, (resamples, gaps.size))].mean(axis=1)
+        centre, n = float(gaps.mean()), int(a.size)
+    else:
+        means = (a[generator.integers(0, a.size, (resamples, a.size))].mean(axis=1)
+                 - b[generator.integers(0, b.size, (resamples, b.size))].mean(axis=1))
+        centre, n = float(a.mean() - b.mean()), int(min(a.size, b.size))
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return Difference(mean=centre, low=float(low), high=float(high), confidence=float(confidence), n=n, paired=paired)
