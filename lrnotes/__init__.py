@@ -64,8 +64,9 @@ from lrnotes.surfaces import (  # noqa: E402
     stability_limit,
 )
 from lrnotes.sweeps import grid, run_key, sweep  # noqa: E402
-from lrnotes.analysis import Difference, difference, epochs_to_reach, final, summarize  # noqa: E402
+from lrnotes.analysis import Difference, difference, epochs_to_reach, final, jitter, summarize  # noqa: E402
 from lrnotes.training import (  # noqa: E402
+    METRIC_COLUMNS,
     RECORD_COLUMNS,
     RunConfig,
     can_stack,
@@ -79,6 +80,7 @@ __all__ = [
     "CNN",
     "DATASETS",
     "KERAS2_DEFAULT_LEARNING_RATES",
+    "METRIC_COLUMNS",
     "MLP",
     "OPTIMIZERS",
     "PROFILES",
@@ -114,6 +116,7 @@ __all__ = [
     "fingerprint",
     "grid",
     "iteration_matrix",
+    "jitter",
     "keras",
     "legacy_decay",
     "load_blobs",

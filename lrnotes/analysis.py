@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Difference", "difference", "epochs_to_reach", "final", "summarize"]
+__all__ = ["REACH_WINDOW", "Difference", "difference", "epochs_to_reach", "final", "jitter", "summarize"]
 
 
 def _as_list(by: str | Sequence[str] | None) -> list[str]:
@@ -39,8 +39,8 @@ def final(records: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.Da
     Examples
     --------
     >>> records = pd.DataFrame({"lr": [0.1] * 4, "seed": [0, 0, 1, 1], "epoch": [0, 1, 0, 1],
-    ...                         "val_accuracy": [0.3, 0.8, 0.3, 0.7], "diverged": False})
-    >>> final(records, "lr")["val_accuracy"].tolist()
+    ...                         "test_accuracy": [0.3, 0.8, 0.3, 0.7], "diverged": False})
+    >>> final(records, "lr")["test_accuracy"].tolist()
     [0.8, 0.7]
     """
     keys = [*_as_list(by), "seed"]
@@ -49,24 +49,89 @@ def final(records: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.Da
     return records.loc[index.to_numpy()].reset_index(drop=True)
 
 
+#: Epochs in the rolling mean of :func:`epochs_to_reach`.
+REACH_WINDOW = 5
+
+
 def epochs_to_reach(
-    records: pd.DataFrame, threshold: float, *, metric: str = "val_accuracy", by: str | Sequence[str] | None = None
+    records: pd.DataFrame,
+    threshold: float,
+    *,
+    metric: str = "test_accuracy",
+    by: str | Sequence[str] | None = None,
+    window: int = REACH_WINDOW,
 ) -> pd.Series:
-    """First epoch at which each run's ``metric`` reaches ``threshold`` (NaN if never).
+    """Epochs each run takes to reach ``threshold``, by a rolling mean (NaN if never).
+
+    The book's one definition of "epochs to reach": the first epoch ``e`` at
+    which the mean of ``metric`` over epochs ``e - window + 1`` to ``e``
+    reaches ``threshold``, so that one lucky epoch does not count (with
+    ``window=1``, the first epoch at which the metric itself does). A run
+    that never gets there (or diverges first) gives NaN.
 
     Examples
     --------
-    >>> records = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "epoch": [0, 1, 2] * 2,
-    ...                         "val_accuracy": [0.3, 0.8, 0.9, 0.3, 0.4, 0.5]})
-    >>> epochs_to_reach(records, 0.75).tolist()
-    [1.0, nan]
+    >>> records = pd.DataFrame({"seed": [0] * 4 + [1] * 4, "epoch": [0, 1, 2, 3] * 2,
+    ...                         "test_accuracy": [0.3, 0.8, 0.8, 0.9, 0.3, 0.9, 0.4, 0.5]})
+    >>> epochs_to_reach(records, 0.75, window=2).tolist()
+    [2.0, nan]
+    >>> epochs_to_reach(records, 0.75, window=1).tolist()
+    [1.0, 1.0]
     """
     keys = [*_as_list(by), "seed"]
     _check_columns(records, [*keys, "epoch", metric])
-    reached = records[records[metric] >= threshold]
+    if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1:
+        raise ValueError(f"window must be a positive integer (epochs), got {window!r}")
+    ordered = records.sort_values([*keys, "epoch"], kind="stable")
+    rolling = ordered.groupby(keys, sort=False)[metric].transform(
+        lambda values: values.rolling(window, min_periods=window).mean()
+    )
+    reached = ordered[rolling >= threshold]
     first = reached.groupby(keys, sort=False)["epoch"].min()
     runs = records.groupby(keys, sort=False)["epoch"].min()  # every run, in order
     return first.reindex(runs.index).astype(float).rename(f"epochs_to_{threshold:g}")
+
+
+def jitter(
+    records: pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    *,
+    metric: str = "test_accuracy",
+    last: int | None = None,
+) -> pd.Series:
+    """How much each run's ``metric`` jumps from one epoch to the next, late in training.
+
+    The book's one definition of "jitter": the mean absolute change of
+    ``metric`` between consecutive epochs over a run's last ``last`` epochs
+    (default: the second half of its epochs). A steady run has a jitter
+    near 0; one that oscillates, a jitter near the size of its swings. A
+    diverged run gives NaN.
+
+    Returns
+    -------
+    pandas.Series
+        One value per run, indexed by ``by`` and ``seed``.
+
+    Examples
+    --------
+    >>> records = pd.DataFrame({"seed": [0] * 5 + [1] * 5, "epoch": list(range(5)) * 2,
+    ...                         "test_accuracy": [0.5, 0.6, 0.7, 0.7, 0.7, 0.5, 0.8, 0.6, 0.8, 0.6]})
+    >>> jitter(records, last=2).round(3).tolist()
+    [0.0, 0.2]
+    """
+    keys = [*_as_list(by), "seed"]
+    _check_columns(records, [*keys, "epoch", metric])
+    if last is not None and (isinstance(last, bool) or not isinstance(last, numbers.Integral) or last < 1):
+        raise ValueError(f"last must be a positive integer (epochs) or None, got {last!r}")
+
+    def one_run(run: pd.DataFrame) -> float:
+        values = run.sort_values("epoch")[metric].to_numpy(dtype=float)
+        count = last if last is not None else max(1, (len(values) - 1) // 2)
+        changes = np.abs(np.diff(values))[-count:]
+        return float(changes.mean()) if changes.size and np.isfinite(changes).all() else float("nan")
+
+    result = records.groupby(keys, sort=False)[["epoch", metric]].apply(one_run)
+    return result.astype(float).rename(f"jitter_{metric}")
 
 
 def summarize(
@@ -74,41 +139,45 @@ def summarize(
     by: str | Sequence[str] | None = None,
     *,
     threshold: float | None = None,
-    metric: str = "val_accuracy",
+    metric: str = "test_accuracy",
+    window: int = REACH_WINDOW,
     digits: int = 3,
 ) -> pd.DataFrame:
     """A small results table: one row per configuration.
 
-    Columns: final training and test accuracy as mean ± standard deviation over
-    the seeds that did not diverge, the final test loss likewise, the median
-    epoch at which ``metric`` first reached ``threshold`` (with how many runs
-    reached it), and the number of diverged runs. Float keys are shown with
+    Columns: final training accuracy (on the whole training set) and test
+    accuracy as mean ± standard deviation over the seeds that did not
+    diverge, the final test loss likewise, the median over seeds of
+    :func:`epochs_to_reach` for ``metric`` and ``threshold`` (``window``
+    epochs in its rolling mean; with how many runs reached it), and the
+    number of diverged runs. Float keys are shown with
     ``:g`` (``0.001``, not ``1.000000e-03``).
 
     Examples
     --------
     >>> records = pd.DataFrame({"lr": [0.1] * 4, "seed": [0, 0, 1, 1], "epoch": [0, 1, 0, 1],
-    ...                         "accuracy": [0.3, 0.8, 0.3, 0.6], "val_accuracy": [0.3, 0.8, 0.3, 0.7],
-    ...                         "val_loss": [1.0, 0.5, 1.0, 0.6], "diverged": False})
-    >>> summarize(records, "lr", threshold=0.75).iloc[0].to_dict()
+    ...                         "train_accuracy": [0.3, 0.8, 0.3, 0.6], "test_accuracy": [0.3, 0.8, 0.3, 0.7],
+    ...                         "test_loss": [1.0, 0.5, 1.0, 0.6], "diverged": False})
+    >>> summarize(records, "lr", threshold=0.75, window=1).iloc[0].to_dict()
     {'train accuracy': '0.700 ± 0.141', 'test accuracy': '0.750 ± 0.071', 'test loss': '0.550 ± 0.071', 'epochs to 0.75': '1 (1/2)', 'diverged': '0/2'}
     >>> summarize(records).index.tolist()  # without ``by``: one row for all runs
     ['all runs']
     """
     keys = _as_list(by)
-    _check_columns(records, [*keys, "seed", "epoch", "accuracy", "val_accuracy", "val_loss"])
+    _check_columns(records, [*keys, "seed", "epoch", "train_accuracy", "test_accuracy", "test_loss"])
     last = final(records, keys)
     if "diverged" not in last:
         last = last.assign(diverged=False)
     reach = None
     if threshold is not None:
-        reach = epochs_to_reach(records, threshold, metric=metric, by=keys).reset_index()
+        reach = epochs_to_reach(records, threshold, metric=metric, by=keys, window=window).reset_index()
     rows = {}
     groups = last.groupby(keys, sort=False) if keys else [((), last)]
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
         row = {}
-        for column, label in (("accuracy", "train accuracy"), ("val_accuracy", "test accuracy"), ("val_loss", "test loss")):
+        for column, label in (("train_accuracy", "train accuracy"), ("test_accuracy", "test accuracy"),
+                              ("test_loss", "test loss")):
             values = group.loc[~group["diverged"], column].dropna()
             row[label] = (
                 "—"

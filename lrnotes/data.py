@@ -2,8 +2,10 @@
 
 Every loader returns a :class:`Dataset` with float32 features, one-hot targets
 for several classes (a single 0/1 column for two classes), and a fixed
-train/test split. Nothing is downloaded unless a reader asks for MNIST or
-CIFAR-10, which are online-only options.
+three-way split: training data to fit, validation data to choose settings by
+(a learning rate, a patience, an epoch to stop at), and test data that no
+choice has seen, for the numbers the book reports. Nothing is downloaded
+unless a reader asks for MNIST or CIFAR-10, which are online-only options.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sklearn.model_selection import train_test_split
 
 __all__ = [
     "DATASETS",
+    "SPLITS",
     "IONOSPHERE_SHA256",
     "Dataset",
     "bayes_accuracy",
@@ -41,18 +44,25 @@ IONOSPHERE_SHA256 = "fd6dd7864b55d56dac0a1e6e24af9ccc35bf2555ac79af8ab9f3d1daa06
 #: Seed of the fixed train/test splits of digits and Ionosphere.
 SPLIT_SEED = 7
 
+#: Seed of the blobs' validation points (500 more draws from the same blobs).
+BLOBS_VALIDATION_SEED = 3
+
+#: Splits a data set has, in the order the engine evaluates them.
+SPLITS = ("train", "validation", "test")
+
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A train/test split ready for Keras.
+    """A train/validation/test split ready for Keras.
 
     Attributes
     ----------
     name : str
         Short name, as accepted by :func:`load_dataset`.
-    x_train, y_train, x_test, y_test : numpy.ndarray
+    x_train, y_train, x_val, y_val, x_test, y_test : numpy.ndarray
         Features (float32) and targets (float32; one-hot for several classes,
-        a single 0/1 column for two classes).
+        a single 0/1 column for two classes) of the training, validation and
+        test splits.
     class_names : tuple of str
         Names of the classes, in target order.
     description : str
@@ -64,6 +74,8 @@ class Dataset:
     name: str
     x_train: np.ndarray
     y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: tuple[str, ...]
@@ -90,11 +102,19 @@ class Dataset:
         """Units of the output layer: 1 for binary targets, else the classes."""
         return int(self.y_train.shape[1])
 
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Features and targets of the ``"train"``, ``"validation"`` or ``"test"`` split."""
+        if name not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {name!r}")
+        return {
+            "train": (self.x_train, self.y_train),
+            "validation": (self.x_val, self.y_val),
+            "test": (self.x_test, self.y_test),
+        }[name]
+
     def labels(self, split: str = "train") -> np.ndarray:
-        """Integer class labels of the ``"train"`` or ``"test"`` split."""
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        targets = self.y_train if split == "train" else self.y_test
+        """Integer class labels of the ``"train"``, ``"validation"`` or ``"test"`` split."""
+        targets = self.split(split)[1]
         if self.binary:
             return targets[:, 0].astype(int)
         return targets.argmax(axis=1)
@@ -108,8 +128,11 @@ def load_blobs() -> Dataset:
     """The book's testbed: three overlapping Gaussian blobs in two dimensions.
 
     ``make_blobs(n_samples=1000, centers=3, n_features=2, cluster_std=2,
-    random_state=2)``; the first 500 rows train, the last 500 test (and double
-    as validation data).
+    random_state=2)``; the first 500 rows train, the last 500 test. The
+    problem is generated, so it can afford a validation split of its own:
+    500 more points drawn from the same three blobs (same centres and spread,
+    ``random_state=3``), so choosing a setting on validation data never
+    touches the test points.
 
     Returns
     -------
@@ -120,20 +143,26 @@ def load_blobs() -> Dataset:
     Examples
     --------
     >>> blobs = load_blobs()
-    >>> blobs.x_train.shape, blobs.y_test.shape
-    ((500, 2), (500, 3))
+    >>> blobs.x_train.shape, blobs.x_val.shape, blobs.y_test.shape
+    ((500, 2), (500, 2), (500, 3))
     """
     features, labels, centers = make_blobs(return_centers=True, **BLOBS_SETTINGS)
     features = features.astype("float32")
     targets = _one_hot(labels, 3)
+    x_val, l_val = make_blobs(
+        n_samples=500, centers=centers, n_features=2, cluster_std=BLOBS_SETTINGS["cluster_std"],
+        random_state=BLOBS_VALIDATION_SEED,
+    )
     return Dataset(
         name="blobs",
         x_train=features[:500],
         y_train=targets[:500],
+        x_val=x_val.astype("float32"),
+        y_val=_one_hot(l_val, 3),
         x_test=features[500:],
         y_test=targets[500:],
         class_names=("0", "1", "2"),
-        description="three Gaussian blobs in 2-D (500 train, 500 test)",
+        description="three Gaussian blobs in 2-D (500 train, 500 validation, 500 test)",
         extras={
             "centers": centers,
             "cluster_std": BLOBS_SETTINGS["cluster_std"],
@@ -209,7 +238,8 @@ def bayes_predict(dataset: Dataset, features: np.ndarray) -> np.ndarray:
 def load_digits(*, images: bool = False) -> Dataset:
     """scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes).
 
-    Pixel values are scaled to [0, 1]; a stratified split keeps 25% for testing.
+    Pixel values are scaled to [0, 1]; a stratified split keeps 25% for
+    testing, and a fifth of the rest (stratified again) for validation.
 
     Parameters
     ----------
@@ -220,8 +250,8 @@ def load_digits(*, images: bool = False) -> Dataset:
     Examples
     --------
     >>> digits = load_digits()
-    >>> digits.x_train.shape, digits.x_test.shape, digits.n_classes
-    ((1347, 64), (450, 64), 10)
+    >>> digits.x_train.shape, digits.x_val.shape, digits.x_test.shape, digits.n_classes
+    ((1077, 64), (270, 64), (450, 64), 10)
     >>> load_digits(images=True).input_shape
     (8, 8, 1)
     """
@@ -231,17 +261,21 @@ def load_digits(*, images: bool = False) -> Dataset:
     x_train, x_test, l_train, l_test = train_test_split(
         features, labels, test_size=0.25, stratify=labels, random_state=SPLIT_SEED
     )
+    x_train, x_val, l_train, l_val = train_test_split(
+        x_train, l_train, test_size=0.2, stratify=l_train, random_state=SPLIT_SEED
+    )
     if images:
-        x_train = x_train.reshape(-1, 8, 8, 1)
-        x_test = x_test.reshape(-1, 8, 8, 1)
+        x_train, x_val, x_test = (x.reshape(-1, 8, 8, 1) for x in (x_train, x_val, x_test))
     return Dataset(
         name="digits_images" if images else "digits",
         x_train=x_train,
         y_train=_one_hot(l_train, 10),
+        x_val=x_val,
+        y_val=_one_hot(l_val, 10),
         x_test=x_test,
         y_test=_one_hot(l_test, 10),
         class_names=tuple(str(d) for d in range(10)),
-        description="scikit-learn's 8x8 digits (1,347 train, 450 test)",
+        description="scikit-learn's 8x8 digits (1,077 train, 270 validation, 450 test)",
     )
 
 
@@ -262,7 +296,9 @@ def load_ionosphere() -> Dataset:
 
     Read from the copy shipped inside the package (CC BY 4.0; Sigillito et al.,
     1989), after checking its sha256. The split is stratified, 67% train and
-    33% test. Targets are a single column: 1 for a good return (``g``).
+    33% test, as in the tutorials; a quarter of the training rows (stratified
+    again) are held out for validation. Targets are a single column: 1 for a
+    good return (``g``).
 
     Raises
     ------
@@ -272,8 +308,8 @@ def load_ionosphere() -> Dataset:
     Examples
     --------
     >>> iono = load_ionosphere()
-    >>> iono.x_train.shape, iono.x_test.shape, iono.binary
-    ((235, 34), (116, 34), True)
+    >>> iono.x_train.shape, iono.x_val.shape, iono.x_test.shape, iono.binary
+    ((176, 34), (59, 34), (116, 34), True)
     """
     import io
 
@@ -285,14 +321,20 @@ def load_ionosphere() -> Dataset:
     x_train, x_test, l_train, l_test = train_test_split(
         features, labels, test_size=0.33, stratify=labels, random_state=SPLIT_SEED
     )
+    x_train, x_val, l_train, l_val = train_test_split(
+        x_train, l_train, test_size=0.25, stratify=l_train, random_state=SPLIT_SEED
+    )
+    column = lambda labels: labels.reshape(-1, 1).astype("float32")  # noqa: E731
     return Dataset(
         name="ionosphere",
         x_train=x_train,
-        y_train=l_train.reshape(-1, 1).astype("float32"),
+        y_train=column(l_train),
+        x_val=x_val,
+        y_val=column(l_val),
         x_test=x_test,
-        y_test=l_test.reshape(-1, 1).astype("float32"),
+        y_test=column(l_test),
         class_names=("bad", "good"),
-        description="UCI Ionosphere radar returns (235 train, 116 test)",
+        description="UCI Ionosphere radar returns (176 train, 59 validation, 116 test)",
     )
 
 
@@ -301,14 +343,17 @@ def load_mnist() -> Dataset:  # pragma: no cover - needs the internet
     from lrnotes._runtime import keras
 
     (x_train, l_train), (x_test, l_test) = keras.datasets.mnist.load_data()
+    x_train = (x_train.reshape(-1, 784) / 255.0).astype("float32")
     return Dataset(
         name="mnist",
-        x_train=(x_train.reshape(-1, 784) / 255.0).astype("float32"),
-        y_train=_one_hot(l_train, 10),
+        x_train=x_train[:-10_000],
+        y_train=_one_hot(l_train[:-10_000], 10),
+        x_val=x_train[-10_000:],
+        y_val=_one_hot(l_train[-10_000:], 10),
         x_test=(x_test.reshape(-1, 784) / 255.0).astype("float32"),
         y_test=_one_hot(l_test, 10),
         class_names=tuple(str(d) for d in range(10)),
-        description="MNIST handwritten digits (60,000 train, 10,000 test)",
+        description="MNIST handwritten digits (50,000 train, 10,000 validation, 10,000 test)",
     )
 
 
@@ -318,14 +363,17 @@ def load_cifar10() -> Dataset:  # pragma: no cover - needs the internet
 
     (x_train, l_train), (x_test, l_test) = keras.datasets.cifar10.load_data()
     names = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+    x_train, l_train = (x_train / 255.0).astype("float32"), l_train.ravel()
     return Dataset(
         name="cifar10",
-        x_train=(x_train / 255.0).astype("float32"),
-        y_train=_one_hot(l_train.ravel(), 10),
+        x_train=x_train[:-5_000],
+        y_train=_one_hot(l_train[:-5_000], 10),
+        x_val=x_train[-5_000:],
+        y_val=_one_hot(l_train[-5_000:], 10),
         x_test=(x_test / 255.0).astype("float32"),
         y_test=_one_hot(l_test.ravel(), 10),
         class_names=names,
-        description="CIFAR-10 colour images (50,000 train, 10,000 test)",
+        description="CIFAR-10 colour images (45,000 train, 5,000 validation, 10,000 test)",
     )
 
 

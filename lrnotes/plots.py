@@ -33,10 +33,14 @@ __all__ = [
 
 #: Axis labels of the record's columns.
 METRIC_LABELS = {
-    "loss": "training loss",
-    "accuracy": "training accuracy",
-    "val_loss": "test loss",
-    "val_accuracy": "test accuracy",
+    "loss": "training loss (fit's running mean)",
+    "accuracy": "training accuracy (fit's running mean)",
+    "train_loss": "training loss",
+    "train_accuracy": "training accuracy",
+    "val_loss": "validation loss",
+    "val_accuracy": "validation accuracy",
+    "test_loss": "test loss",
+    "test_accuracy": "test accuracy",
     "learning_rate": "learning rate",
     "epoch": "epoch",
     "updates": "weight updates",
@@ -121,7 +125,7 @@ def _matrix(records: pd.DataFrame, metric: str, x: str) -> pd.DataFrame:
 
 def plot_runs(
     records: pd.DataFrame,
-    metric: str = "val_accuracy",
+    metric: str = "test_accuracy",
     *,
     ax: Axes | None = None,
     by: str | None = None,
@@ -158,8 +162,8 @@ def plot_runs(
 
     Examples
     --------
-    >>> records = pd.DataFrame({"seed": [0, 0, 1, 1], "epoch": [0, 1, 0, 1], "val_accuracy": [0.3, 0.8, 0.4, 0.7]})
-    >>> ax = plot_runs(records, "val_accuracy", label="SGD")
+    >>> records = pd.DataFrame({"seed": [0, 0, 1, 1], "epoch": [0, 1, 0, 1], "test_accuracy": [0.3, 0.8, 0.4, 0.7]})
+    >>> ax = plot_runs(records, "test_accuracy", label="SGD")
     >>> ax.get_ylabel(), ax.get_legend().get_texts()[0].get_text()
     ('test accuracy', 'SGD')
     """
@@ -216,7 +220,7 @@ def plot_grid(
     records: pd.DataFrame,
     by: str,
     *,
-    metrics: Sequence[str] = ("accuracy", "val_accuracy"),
+    metrics: Sequence[str] = ("train_accuracy", "test_accuracy"),
     x: str = "epoch",
     ncols: int = 4,
     fig: Figure | None = None,
@@ -230,7 +234,7 @@ def plot_grid(
     Examples
     --------
     >>> records = pd.DataFrame({"lr": [0.1] * 4 + [0.01] * 4, "seed": [0, 0, 1, 1] * 2, "epoch": [0, 1] * 4,
-    ...                         "accuracy": 0.5, "val_accuracy": 0.4})
+    ...                         "train_accuracy": 0.5, "test_accuracy": 0.4})
     >>> len(plot_grid(records, "lr", ncols=2).axes)
     2
     """
@@ -280,7 +284,7 @@ def plot_final(
     records: pd.DataFrame,
     by: str,
     *,
-    metric: str = "val_accuracy",
+    metric: str = "test_accuracy",
     ax: Axes | None = None,
     logx: bool = True,
     reference: float | None = None,
@@ -295,7 +299,7 @@ def plot_final(
     Examples
     --------
     >>> records = pd.DataFrame({"lr": [0.1, 0.1, 0.01, 0.01], "seed": [0, 1, 0, 1], "epoch": [5] * 4,
-    ...                         "val_accuracy": [0.8, 0.7, 0.6, 0.5]})
+    ...                         "test_accuracy": [0.8, 0.7, 0.6, 0.5]})
     >>> plot_final(records, "lr").get_xscale()
     'log'
     """

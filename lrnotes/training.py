@@ -39,19 +39,30 @@ Runs with callbacks, and convolutional networks, use a real ``keras.Model``
 The record
 ----------
 One row per seed and epoch, from epoch 0 (the initial weights) to the last.
-``loss``/``accuracy`` are measured on the whole training set at the end of the
-epoch (``fit`` instead reports a running mean over the epoch's batches),
-``val_loss``/``val_accuracy`` on the test set, which doubles as validation
-data. ``learning_rate`` is the rate in effect at the end of the epoch, read
-after the epoch's callbacks: for a schedule, the rate of the next update;
-after ``ReduceLROnPlateau``, the rate it has just set; under
-``LearningRateScheduler``, the rate it set when the epoch began (it sets the
-next one when the next epoch begins). A run stopped by ``EarlyStopping``
-ends at the epoch it stopped (its restored weights are those of an earlier
-row). ``updates`` counts weight updates so far
-and ``seconds`` is the wall time of the epoch (for seeds trained side by side,
-the stack's time divided by the number of seeds). A run whose loss becomes NaN
-or infinite is marked ``diverged`` from that epoch on, and its metrics are NaN.
+
+- ``loss`` and ``accuracy`` are what ``fit`` reports and hands its callbacks:
+  the running mean over the epoch's batches, each measured before that
+  batch's update (NaN at epoch 0, before any batch).
+- ``train_loss`` and ``train_accuracy`` are measured on the whole training
+  set after the epoch, the smooth curves of the figures.
+- ``val_loss`` and ``val_accuracy`` are measured on the validation split
+  (as ``fit`` measures ``validation_data``); callbacks that monitor
+  ``val_loss`` see them, and settings are chosen by them.
+- ``test_loss`` and ``test_accuracy`` are measured on the test split, which
+  no choice has seen: the numbers the book reports.
+- ``learning_rate`` is the rate of the epoch's last update, whatever sets it
+  (a schedule, ``ReduceLROnPlateau``, ``LearningRateScheduler``, a range
+  test); at epoch 0, the rate of the first update. A rate cut at the end of
+  epoch ``e`` shows in the row of epoch ``e + 1``.
+- ``updates`` counts the weight updates made so far (a run stopped inside an
+  epoch counts the updates it made), ``seconds`` is the wall time of the
+  epoch (for seeds trained side by side, the stack's time divided by the
+  number of seeds).
+- A run whose loss becomes NaN or infinite is marked ``diverged`` from that
+  epoch on, and its metrics are NaN. As under ``fit``, its callbacks still
+  see every epoch's logs (NaN included) until one of them stops training.
+- A run stopped by a callback (``EarlyStopping``) ends at the epoch it
+  stopped; weights it restores are those of an earlier row.
 """
 
 from __future__ import annotations
@@ -70,9 +81,10 @@ import pandas as pd
 from lrnotes._runtime import keras, tf
 from lrnotes.data import DATASETS, Dataset, load_dataset
 from lrnotes.models import CNN, MLP, ModelSpec, build_model
+from lrnotes.callbacks import current_learning_rate
 from lrnotes.optimizers import make_optimizer
 
-__all__ = ["RECORD_COLUMNS", "RunConfig", "can_stack", "stack_key", "train", "train_many", "train_stacked"]
+__all__ = ["METRIC_COLUMNS", "RECORD_COLUMNS", "RunConfig", "can_stack", "stack_key", "train", "train_many", "train_stacked"]
 
 #: Columns of a training record, in order.
 RECORD_COLUMNS = [
@@ -81,12 +93,28 @@ RECORD_COLUMNS = [
     "updates",
     "loss",
     "accuracy",
+    "train_loss",
+    "train_accuracy",
     "val_loss",
     "val_accuracy",
+    "test_loss",
+    "test_accuracy",
     "learning_rate",
     "seconds",
     "diverged",
 ]
+
+#: What each metric column measures (for figures, tables and the docs).
+METRIC_COLUMNS = {
+    "loss": "training loss as fit reports it (running mean over the epoch's batches)",
+    "accuracy": "training accuracy as fit reports it (running mean over the epoch's batches)",
+    "train_loss": "loss on the whole training set after the epoch",
+    "train_accuracy": "accuracy on the whole training set after the epoch",
+    "val_loss": "loss on the validation split after the epoch (what callbacks monitor)",
+    "val_accuracy": "accuracy on the validation split after the epoch",
+    "test_loss": "loss on the test split after the epoch",
+    "test_accuracy": "accuracy on the test split after the epoch",
+}
 
 _EVAL_CHUNK = 4096
 _ROW_ALIGNMENT = 16
@@ -215,8 +243,6 @@ def _optimizer_parts(config: RunConfig) -> tuple[type, dict, Any]:
     rate = optimizer._learning_rate  # a float variable or a schedule
     settings.pop("learning_rate", None)
     if not isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
-        from lrnotes.callbacks import current_learning_rate
-
         rate = current_learning_rate(optimizer)
     return type(optimizer), settings, rate
 
@@ -397,10 +423,16 @@ def _correct(dataset: Dataset, y_true, y_pred):
     return tf.cast(tf.equal(tf.argmax(y_true, axis=-1), tf.argmax(y_pred, axis=-1)), tf.float32)
 
 
-def _evaluation_chunks(dataset: Dataset) -> tuple[list[tuple[Any, Any]], int, int]:
-    """Training then test examples, zero-padded to a multiple of 16 rows, in chunks."""
-    x = np.concatenate([dataset.x_train, dataset.x_test])
-    y = np.concatenate([dataset.y_train, dataset.y_test])
+def _evaluation_chunks(dataset: Dataset) -> tuple[list[tuple[Any, Any]], dict[str, slice]]:
+    """Training, validation then test examples, zero-padded to a multiple of 16 rows, in chunks.
+
+    Returns the chunks and, for each split, its slice of the concatenated rows.
+    """
+    parts = [dataset.split(name) for name in ("train", "validation", "test")]
+    x = np.concatenate([features for features, _ in parts])
+    y = np.concatenate([targets for _, targets in parts])
+    bounds = np.cumsum([0, *(features.shape[0] for features, _ in parts)])
+    slices = {name: slice(int(bounds[i]), int(bounds[i + 1])) for i, name in enumerate(("train", "val", "test"))}
     rows = x.shape[0]
     padding = _padded(rows) - rows
     x = np.concatenate([x, np.zeros((padding, *x.shape[1:]), x.dtype)])
@@ -409,7 +441,27 @@ def _evaluation_chunks(dataset: Dataset) -> tuple[list[tuple[Any, Any]], int, in
         (tf.constant(x[start : start + _EVAL_CHUNK]), tf.constant(y[start : start + _EVAL_CHUNK]))
         for start in range(0, x.shape[0], _EVAL_CHUNK)
     ]
-    return chunks, dataset.x_train.shape[0], rows
+    return chunks, slices
+
+
+@dataclass
+class _EpochResult:
+    """What an engine hands back after an epoch (or the evaluation before training).
+
+    ``loss`` and ``correct`` are per-example arrays ``[S, rows]`` over the
+    training, validation and test examples; ``loss_total`` and
+    ``correct_total`` (``[S]``) sum, over the epoch's batches, each batch's
+    mean loss times its size and its correct predictions, as ``fit``'s
+    metrics accumulate them; ``examples`` is the number of examples those
+    batches held (0 before training) and ``updates`` the updates made.
+    """
+
+    loss: Any
+    correct: Any
+    loss_total: Any = None
+    correct_total: Any = None
+    examples: int = 0
+    updates: int = 0
 
 
 class _Recorder:
@@ -420,13 +472,18 @@ class _Recorder:
         self.seeds = seeds
         self.rows: list[dict[str, np.ndarray]] = []
         self.diverged = np.zeros(len(seeds), dtype=bool)
+        self.updates = 0
 
-    def add(self, epoch: int, metrics: dict[str, np.ndarray], learning_rate, seconds: float) -> None:
-        finite = np.isfinite(metrics["loss"]) & np.isfinite(metrics["val_loss"])
+    def add(self, epoch: int, metrics: dict[str, np.ndarray], learning_rate, seconds: float, updates: int) -> None:
+        finite = np.ones(len(self.seeds), dtype=bool)
+        for name in ("train_loss", "val_loss", "test_loss") + (("loss",) if epoch > 0 else ()):
+            finite &= np.isfinite(metrics[name])
         self.diverged |= ~finite
+        self.updates += updates
         row = {name: np.where(self.diverged, np.nan, value) for name, value in metrics.items()}
         row["epoch"] = np.full(len(self.seeds), epoch)
-        row["learning_rate"] = np.full(len(self.seeds), learning_rate)
+        row["updates"] = np.full(len(self.seeds), self.updates)
+        row["learning_rate"] = np.broadcast_to(np.asarray(learning_rate, dtype=float), len(self.seeds)).copy()
         row["seconds"] = np.full(len(self.seeds), seconds / len(self.seeds))
         row["diverged"] = self.diverged.copy()
         self.rows.append(row)
@@ -437,7 +494,7 @@ class _Recorder:
         frame.insert(0, "seed", np.repeat(self.seeds, len(self.rows)))
         frame.insert(0, "slot", np.repeat(np.arange(len(self.seeds)), len(self.rows)))
         frame["epoch"] = frame["epoch"].astype(int)
-        frame["updates"] = frame["epoch"] * self.config.steps_per_epoch
+        frame["updates"] = frame["updates"].astype(int)
         frame["diverged"] = frame["diverged"].astype(bool)
         return frame[["slot", *RECORD_COLUMNS]]
 
@@ -445,10 +502,16 @@ class _Recorder:
 class _Engine:
     """The epoch loop shared by both engines.
 
-    Subclasses provide ``_first_evaluation()`` and ``_epoch(order)``, each
-    returning per-example ``(loss, correct)`` arrays of shape ``[S, rows]``
-    over the training then the test examples (``_epoch`` trains one epoch on
-    the given ``[S, n]`` order first).
+    Subclasses provide ``_first_evaluation()`` and ``_epoch(order, callbacks)``,
+    each returning an :class:`_EpochResult` (``_epoch`` trains one epoch on
+    the given ``[S, n]`` order first), and ``_rates_used()``: the rate of the
+    last update made (before any update: the rate of the first one).
+
+    The loop follows Keras 3's ``fit`` (``keras/src/backend/tensorflow/trainer.py``):
+    ``on_epoch_end`` gets ``fit``'s logs, the running means of the epoch's
+    batches and ``val_*`` on the validation split, also when they are NaN;
+    training stops only when a callback sets ``model.stop_training``; and
+    ``on_train_end`` gets the last epoch's logs.
     """
 
     config: RunConfig
@@ -457,19 +520,26 @@ class _Engine:
     model: keras.Model | None = None
 
     def _setup_evaluation(self) -> None:
-        self.eval_chunks, self.n_train, self.n_rows = _evaluation_chunks(self.dataset)
+        self.eval_chunks, self.split_rows = _evaluation_chunks(self.dataset)
 
-    def _metrics(self, outputs) -> dict[str, np.ndarray]:
-        loss, correct = (np.asarray(output, dtype=np.float64) for output in outputs)
-        train, test = slice(0, self.n_train), slice(self.n_train, self.n_rows)
+    def _metrics(self, result: _EpochResult) -> dict[str, np.ndarray]:
+        loss, correct = (np.asarray(output, dtype=np.float64) for output in (result.loss, result.correct))
+        count = len(self.seeds)
+        metrics = {}
+        if result.examples:
+            # fit's metrics: float32 totals divided by the float32 count
+            examples = np.float32(result.examples)
+            with np.errstate(invalid="ignore", over="ignore"):
+                metrics["loss"] = (np.asarray(result.loss_total, np.float32) / examples).astype(np.float64)
+                metrics["accuracy"] = (np.asarray(result.correct_total, np.float32) / examples).astype(np.float64)
+        else:
+            metrics["loss"] = metrics["accuracy"] = np.full(count, np.nan)
         # float64 means over each seed's row: the same order whatever the stack size
         with np.errstate(invalid="ignore", over="ignore"):
-            return {
-                "loss": loss[:, train].mean(axis=1),
-                "accuracy": correct[:, train].mean(axis=1),
-                "val_loss": loss[:, test].mean(axis=1),
-                "val_accuracy": correct[:, test].mean(axis=1),
-            }
+            for split, rows in self.split_rows.items():
+                metrics[f"{split}_loss"] = loss[:, rows].mean(axis=1)
+                metrics[f"{split}_accuracy"] = correct[:, rows].mean(axis=1)
+        return metrics
 
     def run(self, on_epoch: Callable[[float], None] | None = None) -> pd.DataFrame:
         """Train; ``on_epoch(runs)`` reports progress in (fractions of) runs."""
@@ -481,27 +551,26 @@ class _Engine:
         callbacks = self._callback_list()
         callbacks.on_train_begin()
         start = time.perf_counter()
-        recorder.add(0, self._metrics(self._first_evaluation()), self._learning_rates(), time.perf_counter() - start)
+        first = self._first_evaluation()
+        recorder.add(0, self._metrics(first), self._rates_used(), time.perf_counter() - start, 0)
+        logs = None
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
             order = np.stack([generator.permutation(n) for generator in generators]).astype(np.int32)
             callbacks.on_epoch_begin(epoch - 1)
-            metrics = self._metrics(self._epoch(order, callbacks))
-            if not recorder.diverged.any() and np.isfinite(metrics["loss"]).all() and np.isfinite(metrics["val_loss"]).all():
-                logs = {name: float(value[0]) for name, value in metrics.items()} if len(self.seeds) == 1 else {}
+            result = self._epoch(order, callbacks)
+            metrics = self._metrics(result)
+            rates = self._rates_used()
+            if self.model is not None:  # one run with a real keras.Model: fit's logs to its callbacks
+                logs = {name: float(metrics[name][0]) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
                 callbacks.on_epoch_end(epoch - 1, logs)
-            recorder.add(epoch, metrics, self._learning_rates(), time.perf_counter() - start)
+            recorder.add(epoch, metrics, rates, time.perf_counter() - start, result.updates)
             if on_epoch is not None:
                 on_epoch(len(self.seeds) / config.epochs)
                 reported += len(self.seeds) / config.epochs
-            if self.model is not None and recorder.diverged.all():
-                # A single diverged run: nothing left to learn; NaN rows to the end.
-                for later in range(epoch + 1, config.epochs + 1):
-                    recorder.add(later, metrics, self._learning_rates(), 0.0)
-                break
             if self.model is not None and self.model.stop_training:
                 break
-        callbacks.on_train_end()
+        callbacks.on_train_end(logs)
         if on_epoch is not None and len(self.seeds) - reported > 1e-9:
             on_epoch(len(self.seeds) - reported)  # stopped early: the run is done
         return recorder.frame()
@@ -509,10 +578,8 @@ class _Engine:
     def _callback_list(self) -> keras.callbacks.CallbackList:
         return keras.callbacks.CallbackList([], model=self.model)
 
-    def _learning_rates(self):
-        from lrnotes.callbacks import current_learning_rate
-
-        return current_learning_rate(self.optimizer)
+    def _rates_used(self):
+        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------
@@ -654,21 +721,32 @@ class _StackedDense(_Engine):
             ]
         )
         def train_epoch(index, weights):
+            # fit's running metrics: each batch's mean loss times its size, and
+            # its correct predictions, summed over the epoch (float32, as Keras' Mean)
+            loss_total = tf.zeros([size], tf.float32)
+            correct_total = tf.zeros([size], tf.float32)
             for step in tf.range(tf.shape(index)[0]):
                 x_batch = tf.gather(x_train, index[step])
                 y_batch = tf.gather(y_train, index[step])
+                real = tf.cast(weights[step] > 0, tf.float32)
                 with tf.GradientTape() as tape:
-                    total = tf.reduce_sum(per_example_loss(y_batch, self._forward(x_batch)) * weights[step])
+                    logits = self._forward(x_batch)
+                    batch_means = tf.reduce_sum(per_example_loss(y_batch, logits) * weights[step], axis=-1)
+                    total = tf.reduce_sum(batch_means)
                 gradients = tape.gradient(total, self.variables)
                 self.optimizer.apply(gradients, self.variables)
-            return evaluate()
+                loss_total += batch_means * tf.reduce_sum(real)
+                hits = _correct(dataset, y_batch, tf.sigmoid(logits) if binary else logits)
+                correct_total += tf.reduce_sum(hits * real, axis=-1)
+            return (*evaluate(), loss_total, correct_total)
 
         self._train_epoch = train_epoch.get_concrete_function()
         # Zero steps: the evaluation alone, through the same traced function.
         self._no_steps = (tf.zeros([0, size, self.padded_batch], tf.int32), tf.zeros([0, self.padded_batch]))
 
-    def _learning_rates(self):
-        return self.slot_rates.values(self.optimizer.iterations)
+    def _rates_used(self):
+        """Each slot's rate at the last update made (before training: at the first)."""
+        return self.slot_rates.values(max(int(self.optimizer.iterations.numpy()) - 1, 0))
 
     def _weights(self, index: int, *, bias: bool):
         """Weight array ``index`` of every slot, in its layer's shape."""
@@ -692,12 +770,15 @@ class _StackedDense(_Engine):
         return tuple(output[:count] for output in outputs)
 
     def _first_evaluation(self):
-        return self._real_rows(self._train_epoch(*self._no_steps))
+        loss, correct, _, _ = self._real_rows(self._train_epoch(*self._no_steps))
+        return _EpochResult(loss, correct)
 
     def _epoch(self, order: np.ndarray, callbacks):
         if self.spare:
             order = np.concatenate([order, np.repeat(order[-1:], self.spare, axis=0)])
-        return self._real_rows(self._train_epoch(*self._batches(order)))
+        loss, correct, loss_total, correct_total = self._real_rows(self._train_epoch(*self._batches(order)))
+        return _EpochResult(loss, correct, loss_total, correct_total, examples=order.shape[1],
+                            updates=self.config.steps_per_epoch)
 
     def _batches(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Split each seed's shuffled order into batches padded to a common width.
@@ -772,9 +853,10 @@ class _KerasRun(_Engine):
 
         def step(x_batch, y_batch):
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(self.loss_fn(y_batch, model(x_batch, training=True)))
+                probabilities = model(x_batch, training=True)
+                loss = tf.reduce_mean(self.loss_fn(y_batch, probabilities))
             self.optimizer.apply(tape.gradient(loss, variables), variables)
-            return loss
+            return loss, tf.reduce_sum(_correct(dataset, y_batch, probabilities))
 
         def evaluate():
             losses, hits = [], []
@@ -786,10 +868,15 @@ class _KerasRun(_Engine):
 
         @tf.function(input_signature=[tf.TensorSpec([n], tf.int32)])
         def train_epoch(order):
+            # fit's running metrics, accumulated in float32 as Keras' Mean does
+            loss_total = tf.zeros([], tf.float32)
+            correct_total = tf.zeros([], tf.float32)
             for index in tf.range(steps):
                 batch_index = order[index * batch : tf.minimum((index + 1) * batch, n)]
-                step(tf.gather(x_train, batch_index), tf.gather(y_train, batch_index))
-            return evaluate()
+                loss, correct = step(tf.gather(x_train, batch_index), tf.gather(y_train, batch_index))
+                loss_total += loss * tf.cast(tf.size(batch_index), tf.float32)
+                correct_total += correct
+            return (*evaluate(), loss_total[None], correct_total[None])
 
         self._evaluate = tf.function(evaluate).get_concrete_function()
         if self.batch_hooks:
@@ -800,6 +887,7 @@ class _KerasRun(_Engine):
             ).get_concrete_function()
         else:
             self._train_epoch = train_epoch.get_concrete_function()
+        self._rate = current_learning_rate(self.optimizer)
 
     def _callback_list(self) -> keras.callbacks.CallbackList:
         self.model.stop_training = False
@@ -807,24 +895,52 @@ class _KerasRun(_Engine):
             self.callbacks, model=self.model, epochs=self.config.epochs, steps=self.config.steps_per_epoch, verbose=0
         )
 
+    def _rates_used(self):
+        return self._rate
+
     def _first_evaluation(self):
-        return self._evaluate()
+        loss, correct = self._evaluate()
+        return _EpochResult(loss, correct)
 
     def _epoch(self, order: np.ndarray, callbacks):
+        schedule = self.optimizer._learning_rate
         if not self.batch_hooks:
-            return self._train_epoch(tf.constant(order[0]))
-        # Batch by batch, calling the batch hooks as fit does.
+            # No callback runs between the epoch's updates: a rate variable
+            # keeps the value it has now; a schedule moves with the steps.
+            rate = current_learning_rate(self.optimizer)
+            loss, correct, loss_total, correct_total = self._train_epoch(tf.constant(order[0]))
+            if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+                rate = _schedule_value(schedule, int(self.optimizer.iterations.numpy()) - 1)
+            self._rate = rate
+            return _EpochResult(loss, correct, loss_total, correct_total, examples=order.shape[1],
+                                updates=self.config.steps_per_epoch)
+        # Batch by batch, calling the batch hooks as fit does (and stopping
+        # inside the epoch when a callback sets model.stop_training).
         batch = self.config.effective_batch_size
-        total, weight = 0.0, 0
+        loss_total = correct_total = np.float32(0.0)
+        examples = updates = 0
         for index in range(self.config.steps_per_epoch):
             batch_index = order[0, index * batch : (index + 1) * batch]
             callbacks.on_train_batch_begin(index)
-            loss = float(self._train_step(tf.constant(self.dataset.x_train[batch_index]),
-                                          tf.constant(self.dataset.y_train[batch_index])))
-            total += loss * batch_index.size
-            weight += batch_index.size
-            # fit reports the running mean of the epoch's batch losses so far
-            callbacks.on_train_batch_end(index, {"loss": total / weight})
-            if self.model.stop_training or not np.isfinite(loss):
+            self._rate = current_learning_rate(self.optimizer)  # the rate of this update
+            loss, correct = self._train_step(tf.constant(self.dataset.x_train[batch_index]),
+                                             tf.constant(self.dataset.y_train[batch_index]))
+            updates += 1
+            examples += batch_index.size
+            loss_total = np.float32(loss_total + np.float32(loss) * np.float32(batch_index.size))
+            correct_total = np.float32(correct_total + np.float32(correct))
+            # fit hands the batch hooks its metrics so far: running means over the epoch's batches
+            with np.errstate(invalid="ignore", over="ignore"):
+                running = {"loss": float(loss_total / np.float32(examples)),
+                           "accuracy": float(correct_total / np.float32(examples))}
+            callbacks.on_train_batch_end(index, running)
+            if self.model.stop_training:
                 break
-        return self._evaluate()
+        loss, correct = self._evaluate()
+        return _EpochResult(loss, correct, np.array([loss_total]), np.array([correct_total]),
+                            examples=examples, updates=updates)
+
+
+def _schedule_value(schedule, step: int) -> float:
+    """A schedule's rate at ``step`` (at least 0), as the shortest decimal of its float32 value."""
+    return float(str(np.float32(schedule(max(step, 0)))))

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import lrnotes as ln
+from lrnotes.analysis import REACH_WINDOW
 
 
 def test_a_consistent_gain_is_real_and_noise_is_not():
@@ -50,9 +51,36 @@ def test_bad_input_is_a_clear_error(call, error, message):
 
 
 def test_summarize_without_by_renders_one_row_with_values():
-    records = pd.DataFrame({"seed": [0, 0, 1, 1], "epoch": [0, 1, 0, 1], "accuracy": [0.3, 0.8, 0.3, 0.6],
-                            "val_accuracy": [0.3, 0.8, 0.3, 0.7], "val_loss": [1.0, 0.5, 1.0, 0.6], "diverged": False})
+    records = pd.DataFrame({"seed": [0, 0, 1, 1], "epoch": [0, 1, 0, 1], "train_accuracy": [0.3, 0.8, 0.3, 0.6],
+                            "test_accuracy": [0.3, 0.8, 0.3, 0.7], "test_loss": [1.0, 0.5, 1.0, 0.6],
+                            "diverged": False})
     table = ln.summarize(records, threshold=0.75)
     assert table.index.tolist() == ["all runs"]
     assert not table.isna().any().any()
     assert table.loc["all runs", "test accuracy"] == "0.750 ± 0.071"
+
+
+def _runs(values_by_seed):
+    return pd.DataFrame([{"seed": seed, "epoch": epoch, "test_accuracy": value}
+                         for seed, values in values_by_seed.items() for epoch, value in enumerate(values)])
+
+
+def test_one_lucky_epoch_does_not_count_as_reaching_a_threshold():
+    records = _runs({0: [0.3, 0.9, 0.4, 0.5, 0.5, 0.5, 0.5], 1: [0.3, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8]})
+    assert ln.epochs_to_reach(records, 0.75, window=1).tolist() == [1.0, 1.0]
+    reach = ln.epochs_to_reach(records, 0.75, window=3)
+    assert np.isnan(reach.iloc[0]) and reach.iloc[1] == 3.0  # the window of epochs 1-3 is the first at 0.8
+    assert REACH_WINDOW == 5 and ln.epochs_to_reach(records, 0.75).iloc[1] == 5.0
+    with pytest.raises(ValueError, match="window must be a positive integer"):
+        ln.epochs_to_reach(records, 0.75, window=0)
+
+
+def test_jitter_is_the_mean_step_to_step_change_late_in_training():
+    records = _runs({0: [0.1, 0.9, 0.5, 0.5, 0.5, 0.5, 0.5], 1: [0.5, 0.5, 0.5, 0.6, 0.4, 0.6, 0.4]})
+    values = ln.jitter(records)  # the second half: the last 3 of 6 changes
+    assert values.round(6).tolist() == [0.0, 0.2]
+    assert ln.jitter(records, last=6).round(6).tolist() == [round(1.2 / 6, 6), round(0.7 / 6, 6)]
+    diverged = _runs({0: [0.5, 0.6, float("nan"), float("nan")]})
+    assert np.isnan(ln.jitter(diverged).iloc[0])
+    with pytest.raises(ValueError, match="last must be a positive integer"):
+        ln.jitter(records, last=0)

@@ -23,15 +23,16 @@ def records():
                 diverged = lr == 1.0 and seed == 0 and epoch >= 3
                 value = np.nan if diverged else 0.3 + 0.1 * epoch + 0.01 * seed
                 rows.append({"lr": lr, "seed": seed, "epoch": epoch, "updates": 16 * epoch,
-                             "accuracy": value, "val_accuracy": value, "loss": 1 - 0.1 * epoch if not diverged else np.nan,
-                             "val_loss": 1.0, "learning_rate": lr, "diverged": diverged})
+                             "train_accuracy": value, "test_accuracy": value,
+                             "train_loss": 1 - 0.1 * epoch if not diverged else np.nan,
+                             "test_loss": 1.0, "learning_rate": lr, "diverged": diverged})
     yield pd.DataFrame(rows)
     plt.close("all")
 
 
 def test_plot_runs_draws_median_band_runs_and_divergence(records):
     fig, ax = plt.subplots()
-    returned = ln.plot_runs(records, "val_accuracy", ax=ax, by="lr", reference=0.82)
+    returned = ln.plot_runs(records, "test_accuracy", ax=ax, by="lr", reference=0.82)
     assert returned is ax
     labels = [line.get_label() for line in ax.get_lines()]
     assert "lr = 1 (1/3 diverged)" in labels and "lr = 0.1" in labels and "Bayes-optimal accuracy" in labels

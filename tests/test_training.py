@@ -22,14 +22,18 @@ def test_record_shape_and_columns():
     assert list(record["epoch"]) == [0, 1, 2, 3, 4]
     assert list(record["updates"]) == [0, 16, 32, 48, 64]
     assert (record["seed"] == 3).all() and not record["diverged"].any()
-    assert record["loss"].iloc[-1] < record["loss"].iloc[0]
+    assert record["train_loss"].iloc[-1] < record["train_loss"].iloc[0]
+    # fit's running means exist only once batches have run
+    assert np.isnan(record["loss"].iloc[0]) and record[["loss", "accuracy"]].iloc[1:].notna().all().all()
+    for split in ("train", "val", "test"):
+        assert record[[f"{split}_loss", f"{split}_accuracy"]].notna().all().all()
 
 
 def test_same_seed_same_record_and_different_seed_different_record():
     config = ln.RunConfig(learning_rate=0.05, epochs=6)
     first, second = ln.train(config, seed=1), ln.train(config, seed=1)
     assert _same(first, second)
-    assert not first["val_loss"].equals(ln.train(config, seed=2)["val_loss"])
+    assert not first["test_loss"].equals(ln.train(config, seed=2)["test_loss"])
 
 
 def test_keras_path_is_deterministic_too():
@@ -83,7 +87,8 @@ def test_schedules_and_constants_stack_and_equal_their_runs_alone():
 def test_schedules_drive_the_recorded_rate():
     schedule = keras.optimizers.schedules.InverseTimeDecay(0.1, decay_steps=1, decay_rate=0.01)
     record = ln.train(ln.RunConfig(learning_rate=schedule, epochs=3))
-    expected = [0.1 / (1 + 0.01 * updates) for updates in record["updates"]]
+    # the rate of each epoch's last update (update u is made at step u - 1); epoch 0: the first update's
+    expected = [0.1 / (1 + 0.01 * max(updates - 1, 0)) for updates in record["updates"]]
     np.testing.assert_allclose(record["learning_rate"], expected, rtol=1e-6)
 
 
@@ -93,10 +98,12 @@ def test_divergence_is_recorded_not_plotted_as_garbage():
     exploded = records[records["lr"] == 1e4]
     assert exploded.groupby("seed")["diverged"].any().all()
     after = exploded[exploded["diverged"]]
-    assert after[["loss", "accuracy", "val_loss", "val_accuracy"]].isna().all().all()
+    metrics = ["loss", "accuracy", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
+               "test_accuracy"]
+    assert after[metrics].isna().all().all()
     assert len(exploded) == 2 * 9  # every epoch keeps its row
     healthy = records[records["lr"] == 0.1]
-    assert not healthy["diverged"].any() and healthy["val_accuracy"].notna().all()
+    assert not healthy["diverged"].any() and healthy["test_accuracy"].notna().all()
     table = ln.summarize(records, "lr")
     assert table.loc["10000", "diverged"] == "2/2" and table.loc["10000", "test accuracy"] == "—"
 
@@ -106,6 +113,7 @@ def test_divergence_on_the_keras_path_fills_the_remaining_epochs():
     record = ln.train(config)
     assert record["diverged"].iloc[-1] and len(record) == 7
     assert record.loc[record["diverged"], "val_loss"].isna().all()
+    assert record["updates"].tolist() == [0, 16, 32, 48, 64, 80, 96]  # training goes on, as under fit
 
 
 def test_early_stopping_stops_and_restores():
@@ -113,7 +121,7 @@ def test_early_stopping_stops_and_restores():
     record, model = ln.train(ln.RunConfig(learning_rate=0.1, epochs=50, callbacks=[stopper]), return_model=True)
     assert record["epoch"].max() == 3  # epoch 1 is the best with min_delta=10, then 2 epochs of patience
     blobs = ln.load_blobs()
-    loss = keras.losses.categorical_crossentropy(blobs.y_test, model(blobs.x_test)).numpy().mean()
+    loss = keras.losses.categorical_crossentropy(blobs.y_val, model(blobs.x_val)).numpy().mean()
     assert loss == pytest.approx(record["val_loss"].iloc[1], rel=1e-4)  # the restored (best) weights
 
 
@@ -121,7 +129,8 @@ def test_callbacks_are_copied_for_every_run():
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=1, factor=0.5, min_delta=1e6)
     config = ln.RunConfig(learning_rate=0.1, epochs=3, callbacks=[plateau])
     first, second = ln.train_many(config, seeds=[0, 1]).groupby("seed")
-    assert first[1]["learning_rate"].tolist() == second[1]["learning_rate"].tolist() == [0.1, 0.1, 0.05, 0.025]
+    # the rate each epoch's updates used: a cut at the end of epoch e shows in the row of epoch e + 1
+    assert first[1]["learning_rate"].tolist() == second[1]["learning_rate"].tolist() == [0.1, 0.1, 0.1, 0.05]
     assert plateau.wait == 0 and getattr(plateau, "model", None) is None  # the template is untouched
 
 
@@ -129,14 +138,14 @@ def test_return_model_of_a_stacked_run_has_its_weights():
     record, model = ln.train(ln.RunConfig(learning_rate=0.1, epochs=3), seed=5, return_model=True)
     blobs = ln.load_blobs()
     accuracy = (model(blobs.x_test).numpy().argmax(1) == blobs.labels("test")).mean()
-    assert accuracy == pytest.approx(record["val_accuracy"].iloc[-1])
+    assert accuracy == pytest.approx(record["test_accuracy"].iloc[-1])
 
 
 def test_binary_data_and_full_batch():
     record = ln.train(ln.RunConfig(data="ionosphere", model=ln.MLP(hidden=(34,)), learning_rate=0.1,
                                    batch_size=None, epochs=5))
     assert list(record["updates"]) == [0, 1, 2, 3, 4, 5]
-    assert record["val_accuracy"].iloc[-1] > 0.6
+    assert record["test_accuracy"].iloc[-1] > 0.6
 
 
 @pytest.mark.parametrize(
