@@ -10,14 +10,18 @@ from typing import Any
 from lrnotes._runtime import keras
 
 __all__ = [
+    "EMA_REFUSAL",
     "KERAS2_DEFAULT_LEARNING_RATES",
     "OPTIMIZERS",
+    "REFUSED_OPTIMIZERS",
+    "check_supported",
     "default_learning_rate",
     "make_optimizer",
     "optimizer_fingerprint",
 ]
 
-#: Optimizer classes by the names the book uses.
+#: Optimizer classes by the names the book uses: every optimizer of
+#: ``keras.optimizers`` that trains a model on its own.
 OPTIMIZERS: dict[str, type] = {
     "sgd": keras.optimizers.SGD,
     "adagrad": keras.optimizers.Adagrad,
@@ -27,7 +31,30 @@ OPTIMIZERS: dict[str, type] = {
     "adamax": keras.optimizers.Adamax,
     "nadam": keras.optimizers.Nadam,
     "adamw": keras.optimizers.AdamW,
+    "ftrl": keras.optimizers.Ftrl,
+    "lion": keras.optimizers.Lion,
+    "lamb": keras.optimizers.Lamb,
+    "adafactor": keras.optimizers.Adafactor,
+    "muon": keras.optimizers.Muon,
+    "schedule_free_adamw": keras.optimizers.ScheduleFreeAdamW,
 }
+
+#: Optimizers of ``keras.optimizers`` that the package refuses, and why.
+REFUSED_OPTIMIZERS: dict[str, str] = {
+    "LossScaleOptimizer": (
+        "it wraps another optimizer for mixed-precision training, which the book does not use; "
+        "give the inner optimizer instead"
+    ),
+    "MultiOptimizer": "it assigns optimizers to groups of layers; train such a model with model.fit",
+    "OptimizerMap": "it assigns optimizers to groups of layers; train such a model with model.fit",
+}
+
+#: Why ``use_ema=True`` is refused (see :func:`check_supported`).
+EMA_REFUSAL = (
+    "use_ema=True is not supported: under model.fit Keras evaluates each epoch with the raw weights and swaps in "
+    "their moving average only when fit ends (optimizer.finalize_variable_values), so no per-epoch record can "
+    "describe the model fit returns; train it with model.fit, or leave use_ema off"
+)
 
 #: Default learning rates of multi-backend Keras 2 (the standalone ``keras``
 #: package up to 2.3.1), which the classic tutorials relied on. ``tf.keras`` in
@@ -75,6 +102,31 @@ def _check_learning_rate(learning_rate: Any) -> Any:
     return float(learning_rate)
 
 
+def check_supported(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """``optimizer`` if the package trains with it as ``fit`` would; else a clear ``ValueError``.
+
+    Refused: the wrappers of :data:`REFUSED_OPTIMIZERS`, and any optimizer
+    with ``use_ema=True`` (:data:`EMA_REFUSAL`). ``ScheduleFreeAdamW`` is
+    accepted: Keras keeps its interpolated point ``y`` in the model's
+    variables and evaluates that point, during ``fit`` and after it (it has
+    no ``finalize_variable_values`` step), and so does the package.
+
+    Examples
+    --------
+    >>> import keras
+    >>> check_supported(keras.optimizers.Adam(use_ema=True))
+    Traceback (most recent call last):
+    ...
+    ValueError: use_ema=True is not supported: ...
+    """
+    name = type(optimizer).__name__
+    if name in REFUSED_OPTIMIZERS:
+        raise ValueError(f"keras.optimizers.{name} is not supported: {REFUSED_OPTIMIZERS[name]}")
+    if getattr(optimizer, "use_ema", False):
+        raise ValueError(EMA_REFUSAL)
+    return optimizer
+
+
 def make_optimizer(
     optimizer: str | keras.optimizers.Optimizer,
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule | None = None,
@@ -117,6 +169,7 @@ def make_optimizer(
                 "give the learning rate and options inside the optimizer instance, "
                 "or give the optimizer by name, not both"
             )
+        check_supported(optimizer)
         config = optimizer.get_config()
         fresh = type(optimizer).from_config(config)
         if not isinstance(getattr(fresh, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule):
@@ -131,7 +184,7 @@ def make_optimizer(
         raise ValueError("give the learning rate as learning_rate, not inside options")
     if learning_rate is not None:
         options["learning_rate"] = _check_learning_rate(learning_rate)
-    return cls(**options)
+    return check_supported(cls(**options))
 
 
 def optimizer_fingerprint(optimizer: keras.optimizers.Optimizer) -> dict:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from lrnotes._runtime import keras, tf
+from lrnotes.training import ELEMENTWISE_OPTIMIZERS
 
 __all__ = [
     "Path",
@@ -537,7 +538,7 @@ class _RowRates(keras.optimizers.schedules.LearningRateSchedule):
 
 
 #: Optimizers that update every coordinate from its own gradient and state only.
-_ELEMENTWISE = ("SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "Adamax", "Nadam", "AdamW")
+_ELEMENTWISE = ELEMENTWISE_OPTIMIZERS
 
 
 def _constant_rate(optimizer: keras.optimizers.Optimizer) -> float | None:

@@ -33,8 +33,28 @@ every entry on both (:mod:`lrnotes.environment`).
 
 Runs with callbacks, and convolutional networks, use a real ``keras.Model``
 (one seed at a time) and call the callbacks as ``fit`` does, so
-``ReduceLROnPlateau``, ``LearningRateScheduler``, ``EarlyStopping`` and
-``ModelCheckpoint`` behave as they do under ``fit``.
+``ReduceLROnPlateau``, ``LearningRateScheduler``, ``EarlyStopping``,
+``ModelCheckpoint`` and ``TerminateOnNaN`` behave as they do under ``fit``.
+
+Which optimizers
+----------------
+Every optimizer of ``keras.optimizers`` that trains a model on its own is
+accepted (:data:`lrnotes.optimizers.OPTIMIZERS`) and checked against
+``model.fit`` update by update (``tests/test_fit_equivalence.py``). Those
+whose update of a weight reads only that weight's gradient and state
+(:data:`ELEMENTWISE_OPTIMIZERS`) stack; ``Lamb``, ``Adafactor`` and ``Muon``
+couple the elements of a variable and train one seed at a time, as do runs
+with ``clipnorm`` or ``global_clipnorm`` (:func:`stack_refusal` says why).
+``gradient_accumulation_steps`` works as under ``fit`` (``updates`` then
+counts optimizer steps, Keras' ``iterations``; the weights change on every
+k-th). Refused with a clear error: ``use_ema=True`` (Keras evaluates the raw
+weights during ``fit`` and swaps in their average only at its end) and the
+wrappers ``LossScaleOptimizer``, ``MultiOptimizer`` and ``OptimizerMap``.
+``ScheduleFreeAdamW`` keeps its interpolated point ``y`` in the model's
+variables, and Keras evaluates that point, during and after ``fit``; the
+engine builds every optimizer on the initial weights before training, which
+``ScheduleFreeAdamW`` needs (under ``fit`` on the TensorFlow backend, an
+optimizer that ``fit`` builds itself starts its sequence ``z`` at zero).
 
 The record
 ----------
@@ -84,7 +104,19 @@ from lrnotes.models import CNN, MLP, ModelSpec, build_model
 from lrnotes.callbacks import current_learning_rate
 from lrnotes.optimizers import make_optimizer
 
-__all__ = ["METRIC_COLUMNS", "RECORD_COLUMNS", "RunConfig", "can_stack", "stack_key", "train", "train_many", "train_stacked"]
+__all__ = [
+    "COUPLING_OPTIMIZERS",
+    "ELEMENTWISE_OPTIMIZERS",
+    "METRIC_COLUMNS",
+    "RECORD_COLUMNS",
+    "RunConfig",
+    "can_stack",
+    "stack_key",
+    "stack_refusal",
+    "train",
+    "train_many",
+    "train_stacked",
+]
 
 #: Columns of a training record, in order.
 RECORD_COLUMNS = [
@@ -231,8 +263,17 @@ class RunConfig:
 
 
 #: Optimizers whose update of a weight depends only on that weight's own
-#: gradient and state: runs stacked along a leading axis do not interact.
-_ELEMENTWISE_OPTIMIZERS = ("SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "Adamax", "Nadam", "AdamW")
+#: gradient and state (read in Keras' source): runs stacked along a leading
+#: axis do not interact.
+ELEMENTWISE_OPTIMIZERS = ("SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "Adamax", "Nadam", "AdamW", "Ftrl",
+                          "Lion", "ScheduleFreeAdamW")
+
+#: Optimizers whose update couples the elements of a variable, and how.
+COUPLING_OPTIMIZERS = {
+    "Lamb": "it scales each variable's step by the ratio of the variable's norm to the step's norm",
+    "Adafactor": "it factors each kernel's second moments into row and column means",
+    "Muon": "it orthogonalises each 2-D kernel's momentum as a whole (Newton-Schulz iterations)",
+}
 
 
 def _optimizer_parts(config: RunConfig) -> tuple[type, dict, Any]:
@@ -247,29 +288,51 @@ def _optimizer_parts(config: RunConfig) -> tuple[type, dict, Any]:
     return type(optimizer), settings, rate
 
 
-def can_stack(config: RunConfig) -> bool:
-    """Whether runs of ``config`` can train side by side in one graph.
+def stack_refusal(config: RunConfig) -> str | None:
+    """Why runs of ``config`` train one seed at a time, or ``None`` when they can stack.
 
-    True for dense networks (:class:`MLP`) without callbacks, trained by an
-    elementwise Keras optimizer (SGD, Adagrad, Adadelta, RMSprop, Adam,
-    Adamax, Nadam, AdamW) without ``clipnorm``/``global_clipnorm``, whose
-    norms would couple the runs.
+    Runs train side by side (rows of one stacked variable, one graph) only
+    when nothing couples the rows: a dense network (:class:`MLP`), no
+    callbacks (they act on one model's logs), an optimizer from
+    :data:`ELEMENTWISE_OPTIMIZERS`, and no ``clipnorm``/``global_clipnorm``
+    (a norm over a stacked variable would mix the runs; ``clipvalue`` clips
+    each element and may stack).
 
     Examples
     --------
-    >>> can_stack(RunConfig())
+    >>> stack_refusal(RunConfig()) is None
     True
+    >>> stack_refusal(RunConfig(optimizer="lamb"))
+    "Lamb couples the elements of a variable: it scales each variable's step by the ratio of the variable's norm to the step's norm"
+    """
+    if not isinstance(config.model, MLP):
+        return "convolutional networks train through a real keras.Model, one seed at a time"
+    if config.callbacks:
+        return "callbacks act on one model's logs, so runs with callbacks train one seed at a time"
+    cls, settings, _ = _optimizer_parts(config)
+    name = cls.__name__
+    if name in COUPLING_OPTIMIZERS:
+        return f"{name} couples the elements of a variable: {COUPLING_OPTIMIZERS[name]}"
+    if name not in ELEMENTWISE_OPTIMIZERS:
+        return f"{name} is not one of the optimizers known to update each weight from its own gradient alone"
+    if settings.get("clipnorm") is not None:
+        return "clipnorm rescales each variable by its norm, which over stacked runs would mix them"
+    if settings.get("global_clipnorm") is not None:
+        return "global_clipnorm rescales by the norm of all gradients, which over stacked runs would mix them"
+    return None
+
+
+def can_stack(config: RunConfig) -> bool:
+    """Whether runs of ``config`` can train side by side in one graph (see :func:`stack_refusal`).
+
+    Examples
+    --------
+    >>> can_stack(RunConfig()), can_stack(RunConfig(optimizer="lion"))
+    (True, True)
     >>> can_stack(RunConfig(optimizer="sgd", options={"global_clipnorm": 1.0}))
     False
     """
-    if not isinstance(config.model, MLP) or config.callbacks:
-        return False
-    cls, settings, _ = _optimizer_parts(config)
-    return (
-        cls.__name__ in _ELEMENTWISE_OPTIMIZERS
-        and settings.get("clipnorm") is None
-        and settings.get("global_clipnorm") is None
-    )
+    return stack_refusal(config) is None
 
 
 def stack_key(config: RunConfig) -> str | None:
@@ -800,13 +863,38 @@ class _StackedDense(_Engine):
             weights[step, : chunk.shape[1]] = np.float32(1.0) / np.float32(chunk.shape[1])  # the batch mean
         return tf.constant(index), tf.constant(weights)
 
+    def slot_weights(self, slot: int) -> list[np.ndarray]:
+        """The weights of one slot, in the shapes of its Keras model's ``get_weights()``."""
+        row = self.variable.numpy()[slot]
+        return [row[offset : offset + int(np.prod(shape))].reshape(shape) for shape, offset in zip(self.shapes, self.offsets)]
+
+    def trace_updates(self, count: int) -> list[list[list[np.ndarray]]]:
+        """Train update by update, on the batches :meth:`run` would use; the weights after each.
+
+        Returns ``count`` entries, one per update, each holding every real
+        slot's weights (as :meth:`slot_weights`). Each update goes through
+        the same traced function as a whole epoch, cut to one step, so the
+        tests can compare the engine with ``model.fit`` after every update.
+        """
+        generators = [np.random.default_rng(seed) for seed in self.seeds]
+        n = self.dataset.x_train.shape[0]
+        trace: list[list[list[np.ndarray]]] = []
+        while len(trace) < count:
+            order = np.stack([generator.permutation(n) for generator in generators]).astype(np.int32)
+            if self.spare:
+                order = np.concatenate([order, np.repeat(order[-1:], self.spare, axis=0)])
+            index, weights = self._batches(order)
+            for step in range(index.shape[0]):
+                self._train_epoch(index[step : step + 1], weights[step : step + 1])
+                trace.append([self.slot_weights(slot) for slot in range(len(self.seeds))])
+                if len(trace) == count:
+                    break
+        return trace
+
     def keras_model(self, slot: int) -> keras.Model:
         """A real Keras model holding the weights of one slot."""
         model = build_model(self.config.model, self.dataset, self.seeds[slot])
-        row = self.variable.numpy()[slot]
-        model.set_weights(
-            [row[offset : offset + int(np.prod(shape))].reshape(shape) for shape, offset in zip(self.shapes, self.offsets)]
-        )
+        model.set_weights(self.slot_weights(slot))
         return model
 
 

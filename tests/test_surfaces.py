@@ -208,7 +208,7 @@ def test_plot_paths_draws_every_path_on_contours():
          ValueError, "learning_rates must be a positive"),
         (lambda: optimizer_paths(Quadratic(), keras.optimizers.SGD(), START, 5, learning_rates=0.1),
          TypeError, "learning_rates must be a non-empty list"),
-        (lambda: optimizer_paths(Quadratic(), keras.optimizers.Lion(), [START, START], 5), ValueError,
+        (lambda: optimizer_paths(Quadratic(), keras.optimizers.Lamb(), [START, START], 5), ValueError,
          "may couple"),
         (lambda: optimizer_paths(Quadratic(), keras.optimizers.SGD(clipnorm=1.0), [START, START], 5), ValueError,
          "clipnorm"),

@@ -178,3 +178,19 @@ def test_mlp_needs_flat_data_and_cnn_needs_images():
         ln.train(ln.RunConfig(data="digits_images", epochs=1))
     with pytest.raises(ValueError, match="CNN needs images"):
         ln.train(ln.RunConfig(model=ln.CNN(), epochs=1))
+
+
+def test_the_rate_column_is_the_rate_of_each_epochs_last_update_for_every_kind_of_run():
+    """One meaning for schedules, LearningRateScheduler, ReduceLROnPlateau and a range test."""
+    scheduled = ln.train(ln.RunConfig(learning_rate=0.1, epochs=4, callbacks=[
+        keras.callbacks.LearningRateScheduler(lambda epoch, rate: 0.1 / 2 ** epoch)]))
+    # on_epoch_begin(e - 1) sets the rate of epoch e's updates; epoch 0: the optimizer's own first rate
+    assert scheduled["learning_rate"].tolist() == [0.1, 0.1, 0.05, 0.025, 0.0125]
+    blobs = ln.load_blobs()
+    finder = ln.LearningRateRangeTest(start_rate=1e-3, stop_rate=1.0, steps=32, probe=(blobs.x_train, blobs.y_train))
+    ranged = ln.train(ln.RunConfig(learning_rate=1e-3, epochs=2, callbacks=[finder]))
+    run = finder.runs[-1]
+    for epoch in (1, 2):  # the rate of the epoch's last update (the test may stop inside epoch 2)
+        last_update = int(ranged["updates"].iloc[epoch])
+        assert ranged["learning_rate"].iloc[epoch] == pytest.approx(run.rates[last_update - 1], rel=1e-6)
+    assert len(run.rates) == ranged["updates"].iloc[-1]

@@ -1,0 +1,57 @@
+"""What every executed chapter shows a reader: tables without NaN, no error output.
+
+Runs on the build of the test profile (full in CI, quick on a smoke run), so
+it checks the published pages, not only their numbers.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lrnotes.book import chapters
+
+pytestmark = pytest.mark.book
+
+ROOT = Path(__file__).resolve().parents[1]
+CELL = re.compile(r"<t[dh][^>]*>(.*?)</t[dh]>", re.DOTALL)
+MISSING = {"nan", "none", "<na>", "nat"}
+
+
+def _tables(notebook) -> list[tuple[int, list[str]]]:
+    """The cells of every HTML table in the outputs, by code-cell number."""
+    found = []
+    number = 0
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        number += 1
+        for output in cell.get("outputs", []):
+            text = output.get("data", {}).get("text/html", "")
+            if isinstance(text, list):
+                text = "".join(text)
+            if "<table" in text:
+                found.append((number, [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+                                       for cell in CELL.findall(text)]))
+    return found
+
+
+@pytest.mark.parametrize("chapter", [chapter.name for chapter in chapters(ROOT)])
+def test_every_table_renders_without_nan(chapter, executed):
+    notebook = nbformat.read(executed(chapter), as_version=4)
+    for number, cells in _tables(notebook):
+        missing = [text for text in cells if text.lower() in MISSING]
+        assert not missing, f"{chapter}: a table in code cell {number} shows {missing[0]!r} (write '—' and say why)"
+
+
+def test_the_table_check_can_fail():
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("table")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={
+        "text/html": "<table><tr><th>()</th><td>NaN</td></tr></table>", "text/plain": "table"})]
+    notebook.cells = [cell]
+    assert _tables(notebook) == [(1, ["()", "NaN"])]
