@@ -64,7 +64,7 @@ from lrnotes.surfaces import (  # noqa: E402
     stability_limit,
 )
 from lrnotes.sweeps import grid, run_key, sweep  # noqa: E402
-from lrnotes.analysis import Difference, difference, epochs_to_reach, final, jitter, summarize  # noqa: E402
+from lrnotes.analysis import REACH_WINDOW, Difference, difference, epochs_to_reach, final, jitter, summarize  # noqa: E402
 from lrnotes.training import (  # noqa: E402
     METRIC_COLUMNS,
     RECORD_COLUMNS,
@@ -84,6 +84,7 @@ __all__ = [
     "MLP",
     "OPTIMIZERS",
     "PROFILES",
+    "REACH_WINDOW",
     "RECORD_COLUMNS",
     "Dataset",
     "Difference",

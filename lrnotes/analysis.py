@@ -233,7 +233,18 @@ class Difference:
         return self.low > 0 or self.high < 0
 
     def __str__(self) -> str:
-        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}]"
+        return format(self, ".3f")
+
+    def __format__(self, spec: str) -> str:
+        """``mean [low, high]``, each number formatted with ``spec`` (default ``.3f``) and a sign.
+
+        Examples
+        --------
+        >>> f"{Difference(2.0, 0.5, 3.25, 0.95, 5, True):.1f}"
+        '+2.0 [+0.5, +3.2]'
+        """
+        spec = spec or ".3f"
+        return f"{self.mean:+{spec}} [{self.low:+{spec}}, {self.high:+{spec}}]"
 
 
 def _values(name: str, values) -> np.ndarray:

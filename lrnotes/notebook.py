@@ -26,7 +26,15 @@ def _plain(value: Any) -> Any:
         return float(value)
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {_key(key): _plain(item) for key, item in value.items()}
     return value
+
+
+def _key(key: Any) -> Any:
+    """A dictionary key that reads back from its repr: plain numbers and strings stay, the rest become text."""
+    key = _plain(key)
+    return key if isinstance(key, (str, int, float, bool)) else str(key)
 
 
 def record(**values: Any) -> None:
@@ -40,6 +48,8 @@ def record(**values: Any) -> None:
     --------
     >>> _plain(np.float64(0.1)), _plain(np.int64(3)), _plain([np.float32(0.5)])
     (0.1, 3, [0.5])
+    >>> _plain({"adam": [np.float32(0.5), None], np.float64(0.1): {"x": np.int64(2)}})
+    {'adam': [0.5, None], 0.1: {'x': 2}}
     """
     plain = {name: _plain(value) for name, value in values.items()}
     try:
