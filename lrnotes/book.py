@@ -490,6 +490,10 @@ def render_html(source_dir: Path, html_dir: Path, *, log=print) -> Path:
     built = source_dir / "_build" / "html"
     if not (built / "index.html").is_file():
         raise BuildError(f"Jupyter Book produced no index.html in {built}:\n{output[-3000:]}")
+    # The root index.html is Jupyter Book's redirect page, which names no icon:
+    # a browser then asks for /favicon.ico, and a 404 there is a console error.
+    if (built / "_static" / "favicon.png").is_file() and not (built / "favicon.ico").exists():
+        shutil.copyfile(built / "_static" / "favicon.png", built / "favicon.ico")
     if html_dir.exists():
         shutil.rmtree(html_dir)
     html_dir.parent.mkdir(parents=True, exist_ok=True)
