@@ -1,24 +1,38 @@
 """The claims of the batch-scaling chapter, checked on its full-profile execution (the published book).
 
 Comparisons use the per-seed values the chapter glues. Seeds are shared
-between settings (same initial weights), so differences are paired
-(``lrnotes.difference``); a difference is called real only when its 95%
-interval excludes zero.
+between settings (same initial weights), so differences are paired. The page
+prints 95 % intervals; each sentence is checked with a margin from the seeds'
+own spread (tests/claims.py): a claimed difference must clear the 99 %
+interval, "no clear difference" must keep zero inside the 80 % one, "no gain"
+needs the 80 % interval to reach below zero. A claim about every seed must
+hold on every seed by more than a resolution, so that a change of CPU, which
+moves a run's path as another seed would, cannot flip it: one test example
+for an accuracy (1/500 on the testbed, 1/450 on digits), a fifth of the
+seeds' standard deviation for a loss. The page's wall-clock times are
+reported as this build's machine's and not asserted (the batch-size chapter
+asserts the one robust direction).
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 
+import numpy as np
 import pytest
 
+from claims import CLEAR, at_least_as_high, at_most_as_high, clearly_higher, clearly_lower, no_clear_difference
 from lrnotes import difference
 
 pytestmark = [pytest.mark.book, pytest.mark.claims]
 
 DATA = ["testbed", "digits"]
 LN10 = math.log(10)
+
+#: One test example, the smallest change of a test accuracy.
+ONE_TEST_EXAMPLE = {"testbed": 1 / 500, "digits": 1 / 450}
+#: The accuracy of a uniform guess.
+CHANCE = {"testbed": 1 / 3, "digits": 1 / 10}
 
 
 CHAPTER = "batch_scaling"  # the `values` fixture (conftest.py) reads its glued numbers
@@ -31,20 +45,37 @@ def rule(values, name):
     return table, first, early, last
 
 
+def examples(name, difference_of_accuracies):
+    """A difference of test accuracies in test examples (an exact count, up to float rounding)."""
+    return round(difference_of_accuracies / ONE_TEST_EXAMPLE[name])
+
+
+def fifth_of_spread(*per_seed):
+    """A fifth of the largest standard deviation over seeds of the given per-seed values."""
+    return max(np.std(values, ddof=1) for values in per_seed) / 5
+
+
+def trains(values, name):
+    """The accuracy a run must exceed to be said to train: halfway from chance to the best possible
+    (the Bayes rule on the testbed's test points; a perfect score on digits)."""
+    best = values["bs_testbed_bayes_test"] if name == "testbed" else 1.0
+    return (CHANCE[name] + best) / 2
+
+
 @pytest.mark.parametrize("name", DATA)
 def test_fixed_rate_small_batches_win_per_epoch(values, name):
     seeds = values[f"bs_{name}_seed_fixed_epochs"]
-    assert difference(seeds["small"], seeds["large"]).low > 0
+    assert clearly_higher(seeds["small"], seeds["large"])
 
 
 def test_fixed_rate_whole_set_is_ahead_per_update_on_the_testbed(values):
     seeds = values["bs_testbed_seed_fixed_updates"]
-    assert difference(seeds["large"], seeds["small"]).low > 0
+    assert clearly_higher(seeds["large"], seeds["small"])
 
 
 def test_fixed_rate_no_clear_difference_per_update_on_digits(values):
     seeds = values["bs_digits_seed_fixed_updates"]
-    assert not difference(seeds["large"], seeds["small"]).real
+    assert no_clear_difference(seeds["large"], seeds["small"])
 
 
 @pytest.mark.parametrize("name", DATA)
@@ -54,25 +85,11 @@ def test_equal_updates_are_compared_at_exactly_equal_updates(values, name):
     assert set(reached["small"]) == set(reached["large"]) == {budget}
 
 
-def test_on_digits_an_epoch_of_small_batches_takes_longer(values):
-    # Wall clock on a shared machine: the median over rounds (each round times both batch sizes)
-    # must show at least 1.5 times the time for batches of 16 (68 updates) as for the whole set
-    # (one update); about 4 on a quiet machine, 2.5 under a load of 8 on 2 cores. The testbed's
-    # ratio (32 updates against one) is reported, not claimed: a busy machine can flip it.
-    assert statistics.median(values["bs_digits_epoch_ratio_rounds"]) > 1.5
-
-
-@pytest.mark.parametrize("name", DATA)
-def test_a_whole_set_epoch_is_mostly_the_per_epoch_part(values, name):
-    assert values[f"bs_{name}_update_ms"] > 0
-    assert values[f"bs_{name}_fixed_share_whole"] > 0.5
-
-
 @pytest.mark.parametrize("name", DATA)
 def test_the_rule_holds_for_k_up_to_4_by_the_last_epoch(values, name):
     table, _, _, last = rule(values, name)
     for k in (2, 4):
-        assert not difference(table[last][k], table[last][1]).real
+        assert no_clear_difference(table[last][k], table[last][1]), k
 
 
 @pytest.mark.parametrize("name", DATA)
@@ -80,23 +97,23 @@ def test_after_one_epoch_every_larger_k_is_behind(values, name):
     table, first, _, _ = rule(values, name)
     for k in table[first]:
         if k != 1:
-            assert difference(table[first][k], table[first][1]).high < 0
+            assert clearly_lower(table[first][k], table[first][1]), k
 
 
 def test_on_the_testbed_k8_lags_longer_and_ends_level(values):
     table, _, early, last = rule(values, "testbed")
-    assert difference(table[early][8], table[early][1]).high < 0
-    assert not difference(table[last][8], table[last][1]).real
+    assert clearly_lower(table[early][8], table[early][1])
+    assert no_clear_difference(table[last][8], table[last][1])
     # ... while k = 4 has caught up by then
-    assert not difference(table[early][4], table[early][1]).real
+    assert no_clear_difference(table[early][4], table[early][1])
 
 
 @pytest.mark.parametrize("name", DATA)
 def test_the_whole_set_parts_early(values, name):
     table, _, early, _ = rule(values, name)
     whole = values[f"bs_{name}_k_whole"]
-    # "part early": more than 0.1 behind at the early epoch
-    assert difference(table[early][whole], table[early][1]).high < -0.1
+    # "part early": more than 0.1 behind at the early epoch (the 99 % interval)
+    assert difference(table[early][whole], table[early][1], confidence=CLEAR).high < -0.1
 
 
 @pytest.mark.parametrize("name", DATA)
@@ -105,45 +122,66 @@ def test_the_gap_narrows_but_does_not_close(values, name):
     whole = values[f"bs_{name}_k_whole"]
     early_gap = difference(table[early][whole], table[early][1]).mean
     final_gap = difference(table[last][whole], table[last][1]).mean
-    assert abs(final_gap) < abs(early_gap) / 3
+    assert abs(final_gap) < abs(early_gap) / 3  # narrows: to under a third (a tenth or less here)
     losses = values[f"bs_{name}_seed_rule_test_loss"]
-    assert difference(losses[whole], losses[1]).low > 0  # a higher test loss at the end
+    assert clearly_higher(losses[whole], losses[1])  # a higher test loss at the end
+
+
+@pytest.mark.parametrize("name", DATA)
+def test_only_the_whole_set_ends_with_a_higher_test_loss(values, name):
+    # "stay apart longest": at the last epoch no other k has a higher test loss than k = 1.
+    losses = values[f"bs_{name}_seed_rule_test_loss"]
+    whole = values[f"bs_{name}_k_whole"]
+    for k in losses:
+        if k not in (1, whole):
+            assert at_most_as_high(losses[k], losses[1]), k
 
 
 def test_on_digits_the_whole_set_ends_below_k1(values):
     table, _, _, last = rule(values, "digits")
     whole = values["bs_digits_k_whole"]
-    assert difference(table[last][whole], table[last][1]).high < 0
+    assert clearly_lower(table[last][whole], table[last][1])
 
 
 def test_on_the_testbed_the_whole_set_ends_with_no_clear_accuracy_difference(values):
     table, _, _, last = rule(values, "testbed")
-    assert not difference(table[last][values["bs_testbed_k_whole"]], table[last][1]).real
+    assert no_clear_difference(table[last][values["bs_testbed_k_whole"]], table[last][1])
+
+
+def test_the_whole_sets_first_update_raises_the_testbeds_loss(values):
+    # "raises the loss above where it started (change ..., paired over seeds)". Not claimed on every
+    # seed: one seed's rise, 1.7, is below a fifth of the seeds' spread of the rise (2.9).
+    whole = values["bs_testbed_k_whole"]
+    assert clearly_higher(values["bs_testbed_seed_loss_epoch1"][whole], values["bs_testbed_seed_loss_epoch0"])
 
 
 def test_the_testbeds_start_spikes_with_the_whole_set_and_k4(values):
+    # Every whole-set seed above every k = 1 seed, and every k = 4 seed too ("k = 4 spikes too"),
+    # by more than a fifth of the seeds' spread of those losses.
     losses = values["bs_testbed_seed_loss_epoch1"]
     whole = values["bs_testbed_k_whole"]
-    assert min(losses[whole]) > max(losses[1])  # every whole-set seed above every k = 1 seed
-    assert min(losses[4]) > max(losses[1])  # "k = 4 spikes too"
+    for k in (whole, 4):
+        assert min(losses[k]) - max(losses[1]) > fifth_of_spread(losses[k], losses[1]), k
 
 
 def test_warmup_removes_the_testbeds_spike_on_every_seed(values):
     whole = values["bs_testbed_k_whole"]
     warm = values["bs_testbed_seed_warm_loss_epoch1"][whole]
     cold = values["bs_testbed_seed_loss_epoch1"][whole]
-    assert all(w < c for w, c in zip(warm, cold))
+    margin = fifth_of_spread(warm, cold)
+    assert all(c - w > margin for w, c in zip(warm, cold))
 
 
 def test_warmup_does_not_make_the_testbeds_whole_set_catch_up(values):
     table, _, early, _ = rule(values, "testbed")
     whole = values["bs_testbed_k_whole"]
     warm = values["bs_testbed_seed_warm_acc"][early][whole]
-    assert not difference(warm, table[early][whole]).real
+    assert no_clear_difference(warm, table[early][whole])
 
 
 def test_digits_has_no_spike(values):
-    # "about the ln 10 = 2.30 of a uniform guess": every seed within 0.15 of it.
+    # "about the ln 10 = 2.30 of a uniform guess": every seed within 0.15 of it (6.5 % of it; the
+    # farthest seed is 0.10 away, the seeds' standard deviation is 0.07).
     losses = values["bs_digits_seed_loss_epoch1"][values["bs_digits_k_whole"]]
     assert all(abs(loss - LN10) < 0.15 for loss in losses)
 
@@ -152,48 +190,72 @@ def test_on_digits_warmup_holds_every_k_back_early(values):
     table, _, early, _ = rule(values, "digits")
     warm = values["bs_digits_seed_warm_acc"][early]
     for k in warm:
-        assert difference(warm[k], table[early][k]).high < 0
+        assert clearly_lower(warm[k], table[early][k]), k
 
 
 def test_by_the_last_epoch_warmup_is_level_on_the_testbed_and_a_little_below_on_digits(values):
     for name in DATA:
         table, _, _, last = rule(values, name)
         whole = values[f"bs_{name}_k_whole"]
-        result = difference(values[f"bs_{name}_seed_warm_acc"][last][whole], table[last][whole])
+        warm, cold = values[f"bs_{name}_seed_warm_acc"][last][whole], table[last][whole]
         if name == "testbed":
-            assert not result.real
+            assert no_clear_difference(warm, cold)
         else:
-            assert result.high < 0 and result.low > -0.02  # "a little": under two points
+            assert clearly_lower(warm, cold)
+            assert difference(warm, cold, confidence=CLEAR).low > -0.02  # "a little": under two points
 
 
 @pytest.mark.parametrize("name", DATA)
-def test_warmup_never_buys_a_clear_gain(values, name):
+def test_warmup_buys_no_gain_for_the_whole_set(values, name):
     table = values[f"bs_{name}_seed_rule_acc"]
     warm = values[f"bs_{name}_seed_warm_acc"]
+    whole = values[f"bs_{name}_k_whole"]
+    for epoch in warm:
+        assert at_most_as_high(warm[epoch][whole], table[epoch][whole]), epoch
+
+
+def test_warmup_buys_no_gain_for_any_k_on_digits(values):
+    table, warm = values["bs_digits_seed_rule_acc"], values["bs_digits_seed_warm_acc"]
     for epoch in warm:
         for k in warm[epoch]:
-            assert difference(warm[epoch][k], table[epoch][k]).low <= 0
+            assert at_most_as_high(warm[epoch][k], table[epoch][k]), (epoch, k)
+
+
+def test_warmup_buys_no_consistent_gain_for_the_smaller_k_on_the_testbed(values):
+    # "at every epoch compared, for every k, some seed did worse with warmup, by two test points or
+    # more" (a gain on average here is never one that every seed shares)
+    table, warm = values["bs_testbed_seed_rule_acc"], values["bs_testbed_seed_warm_acc"]
+    whole = values["bs_testbed_k_whole"]
+    for epoch in warm:
+        for k in warm[epoch]:
+            if k != whole:
+                worst = min(w - c for w, c in zip(warm[epoch][k], table[epoch][k]))
+                assert examples("testbed", worst) <= -2, (epoch, k)
 
 
 @pytest.mark.parametrize("name", DATA)
 def test_doubling_the_whole_set_rate_still_trains(values, name):
     beyond = values[f"bs_{name}_seed_beyond_acc"]
-    # median within 0.05 of the rule's rate
-    assert abs(statistics.median(beyond[2.0]) - statistics.median(beyond[1.0])) < 0.05
+    assert min(beyond[2.0]) > trains(values, name)  # every seed trains
+    assert at_least_as_high(beyond[2.0], beyond[1.0])  # and is no worse than at the rule's rate
 
 
 def test_past_the_rule_the_testbed_falls_apart(values):
     beyond = values["bs_testbed_seed_beyond_acc"]
-    assert all(four < one for four, one in zip(beyond[4.0], beyond[1.0]))  # every seed below its rule-rate run
-    assert max(beyond[16.0]) < 0.6
+    # at 4 times every seed ends below its rule-rate run, by more than one test point
+    assert all(examples("testbed", four - one) < -1 for four, one in zip(beyond[4.0], beyond[1.0]))
+    # further up, 8 and 16 times, far below the rule (takeaways)
+    for multiple in (8.0, 16.0):
+        assert clearly_lower(beyond[multiple], beyond[1.0]), multiple
 
 
 def test_past_the_rule_digits_falls_to_chance(values):
     beyond = values["bs_digits_seed_beyond_acc"]
-    assert min(beyond[4.0]) > 0.85  # "still trains at 4 times"
+    assert min(beyond[4.0]) > trains(values, "digits")  # "still trains at 4 times"
     for multiple in (8.0, 16.0):
-        assert max(beyond[multiple]) < 0.2  # chance is 0.1
-    assert min(values["bs_digits_seed_beyond_loss"][16.0]) > LN10  # worse than a uniform guess
+        assert max(beyond[multiple]) < 2 * CHANCE["digits"]  # "at or near chance": below twice chance
+    losses = values["bs_digits_seed_beyond_loss"][16.0]
+    assert min(losses) > LN10 + fifth_of_spread(losses)  # worse than a uniform guess, on every seed
 
 
 @pytest.mark.parametrize("name", DATA)
@@ -201,13 +263,8 @@ def test_no_run_diverges(values, name):
     assert values[f"bs_{name}_beyond_diverged"] == 0
 
 
-def test_the_whole_sets_first_update_raises_the_testbeds_loss_on_every_seed(values):
-    whole = values["bs_testbed_k_whole"]
-    after = values["bs_testbed_seed_loss_epoch1"][whole]
-    assert all(a > b for a, b in zip(after, values["bs_testbed_seed_loss_epoch0"]))
-
-
 def test_every_run_at_the_rules_rate_trains_without_warmup(values):
-    # "does not occur here: every run ... trains": well above chance (1/3 and 1/10) and the start.
-    assert values["bs_testbed_rule_final_min"] > 0.6
-    assert values["bs_digits_rule_final_min"] > 0.9
+    # "does not occur here: every run ... trains": the worst seed is above halfway from chance to the
+    # best possible score (0.59 on the testbed, 0.55 on digits).
+    assert values["bs_testbed_rule_final_min"] > trains(values, "testbed")
+    assert values["bs_digits_rule_final_min"] > trains(values, "digits")

@@ -2,16 +2,25 @@
 
 Comparisons between batch sizes use the per-seed values the chapter glues:
 the seeds are shared between batch sizes (same initial weights), so the
-differences are paired (``lrnotes.difference``).
+differences are paired. Each sentence is checked with a margin from the
+seeds' own spread (tests/claims.py): a claimed difference must clear the
+99 % interval, "at least as high" the 80 % one. A claim about every seed must
+hold on every seed by more than a resolution, so that a change of CPU, which
+moves a run's path as another seed would, cannot flip it: one of the 500 test
+points for an accuracy, a fifth of the seeds' standard deviation for epochs.
+Wall-clock times are reported on the page as this build's machine's; one
+direction is asserted, measured so that a loaded machine cannot flip it.
 """
 
 from __future__ import annotations
 
 import statistics
 
+import numpy as np
 import pytest
+from scipy import stats
 
-from lrnotes import difference
+from claims import at_least_as_high, clearly_higher
 
 pytestmark = [pytest.mark.book, pytest.mark.claims]
 
@@ -20,89 +29,111 @@ CHAPTER = "batch_size"  # the `values` fixture (conftest.py) reads its glued num
 
 SMALL, WHOLE = 5, 500
 
+#: One of the 500 test points, the smallest change of a test accuracy.
+ONE_TEST_POINT = 1 / 500
+
+
+def in_test_points(difference):
+    """A difference of test accuracies in test points (an exact count, up to float rounding)."""
+    return round(difference / ONE_TEST_POINT)
+
+
+def fifth_of_spread(*per_seed):
+    """A fifth of the largest standard deviation over seeds of the given per-seed values."""
+    return max(np.std(values, ddof=1) for values in per_seed) / 5
 
 
 def test_the_test_points_are_easier_than_the_population(values):
     # "These test points happen to be easier than average": the Bayes rule scores more on them.
+    # Deterministic: fixed points, the Bayes rule, no training.
     assert values["batch_size_bayes_test"] > values["batch_size_bayes_population"]
     assert values["batch_size_bayes_test"] > values["batch_size_bayes_train"]
 
 
 def test_small_batches_reach_the_threshold_in_fewer_epochs_on_every_seed(values):
-    # "The ranges do not overlap": the slowest batch-5 run is faster than the fastest full-batch run.
+    # "The ranges do not overlap": the slowest batch-5 run is faster than the fastest full-batch run,
+    # by more than a fifth of the seeds' spread of the epochs to the threshold.
     epochs_to = values["batch_size_seed_epochs_to"]
-    assert max(epochs_to[SMALL]) < min(epochs_to[WHOLE])
+    small, whole = epochs_to[SMALL], epochs_to[WHOLE]
+    assert min(whole) - max(small) > fifth_of_spread(small, whole)
 
 
 def test_small_batches_jitter_more_on_every_seed(values):
     jitter = values["batch_size_seed_var"]
     # "even the steadiest batch-5 run jitters N times as much as the least steady full-batch run":
-    # several times, so more than 3 (the per-seed ratios spread from about 6 to 40).
+    # several times, so more than 3 (the per-seed ratios spread from about 6 to 40; the worst pair
+    # is about 6, twice the threshold).
     assert min(jitter[SMALL]) > 3 * max(jitter[WHOLE])
 
 
 def test_the_full_batch_run_still_climbs_a_little_late_in_training(values):
-    # "still climb slowly then ... a small part of their jitter"
+    # "still climb slowly then": every full-batch run gains more than one test point over the
+    # second half (its mean change per epoch times the epochs of the second half) ...
     drift = values["batch_size_seed_late_drift_whole"]
-    assert all(change > 0 for change in drift)
+    half = values["batch_size_epochs"] // 2
+    assert all(in_test_points(change * half) > 1 for change in drift), drift
+    # ... "a small part of their jitter": under half of it (about a quarter here)
     assert statistics.median(drift) < 0.5 * values["batch_size_var_whole"]
 
 
 def test_at_a_fixed_rate_the_whole_set_ends_better_than_batch_5_on_every_seed(values):
     final = values["batch_size_seed_final_test"]
-    gain = difference(final[WHOLE], final[SMALL])
-    assert gain.real and gain.mean > 0
-    assert all(whole > small for whole, small in zip(final[WHOLE], final[SMALL]))
+    assert clearly_higher(final[WHOLE], final[SMALL])
+    # "that every seed shows": by more than one test point on every seed
+    assert all(in_test_points(whole - small) > 1 for whole, small in zip(final[WHOLE], final[SMALL]))
 
 
 def test_small_batch_results_spread_more_over_seeds(values):
-    # Standard deviations over 5 seeds: a variance ratio above F(0.975; 4, 4) = 9.60, i.e. a
-    # ratio of standard deviations above 3.1, is significant at 5% (two-sided).
-    assert values["batch_size_final_sd_small"] > 3.1 * values["batch_size_final_sd_whole"]
+    # Standard deviations over 5 seeds: the variance ratio must clear F(0.995; 4, 4), the 1 % level
+    # (two-sided) that matches the 99 % of a claimed difference: a ratio of standard deviations
+    # above sqrt(23.15) = 4.81.
+    threshold = np.sqrt(stats.f.ppf(0.995, 4, 4))
+    assert values["batch_size_final_sd_small"] > threshold * values["batch_size_final_sd_whole"]
 
 
-def test_the_best_batch_size_depends_on_the_measure(values):
-    # Chosen on the validation split, by accuracy and by loss: two different batch sizes.
-    assert values["batch_size_best_by_accuracy"] != values["batch_size_best_by_loss"]
+def test_accuracy_and_loss_prefer_different_batch_sizes(values):
+    # "The two measures need not agree: on the validation split the whole set is at least as accurate
+    # as any other batch size, but its loss is clearly higher than that of batch size L" (L, the
+    # loss's choice). Which batch size wins each measure is reported, not claimed: the best few are
+    # within the seeds' spread of each other.
+    accuracy, loss = values["batch_size_seed_val_accuracy"], values["batch_size_seed_val_loss"]
+    for size in accuracy:
+        if size != WHOLE:
+            assert at_least_as_high(accuracy[WHOLE], accuracy[size]), size
+    best_by_loss = values["batch_size_best_by_loss"]
+    assert best_by_loss != WHOLE
+    assert clearly_higher(loss[WHOLE], loss[best_by_loss])
 
 
 def test_full_batch_training_swings_in_its_first_epochs_on_every_seed(values):
-    # A drop of more than 0.05 (25 of the 500 test points) from one epoch to the next.
+    # "not smooth from the start": on every seed a drop of more than 0.05 (25 of the 500 test
+    # points) from one epoch to the next, about three times the epoch-to-epoch jitter of even the
+    # batch-5 runs late in training (0.017); the smallest seed's drop is 0.08.
     assert min(values["batch_size_seed_swing_whole"]) > 0.05
 
 
 @pytest.mark.parametrize("updates", [100, 200])
 def test_at_equal_updates_the_whole_set_is_ahead(values, updates):
     at = values["batch_size_seed_at_updates"][updates]
-    gap = difference(at["whole"], at["small"])
-    assert gap.real and gap.mean > 0
+    assert clearly_higher(at["whole"], at["small"])
 
 
 def test_after_200_updates_the_whole_set_is_ahead_on_every_seed(values):
     at = values["batch_size_seed_at_updates"][200]
-    assert all(whole > small for whole, small in zip(at["whole"], at["small"]))
+    assert all(in_test_points(whole - small) > 1 for whole, small in zip(at["whole"], at["small"]))
 
 
 def test_larger_batches_save_less_than_half_the_proportional_updates(values):
-    # From batch 64 to the whole set the batch grows 7.8-fold; the updates needed fall by
-    # less than half of that on every seed.
+    # From batch 64 to the whole set the batch grows 7.8-fold; the updates needed fall by less than
+    # half of that on every seed (at most about 2.2: the largest ratio is under 0.6 of the bound).
     assert max(values["batch_size_seed_flat_ratio"]) < values["batch_size_flat_batch_ratio"] / 2
 
 
-def test_an_epoch_of_small_batches_takes_several_times_as_long(values):
-    # Wall clock on a shared machine: batch 5 (100 updates) against the whole set (one update),
-    # timed in the same round; the median round must show more than twice the time (the
-    # engine's fixed part per epoch would have to grow tenfold to flip it).
-    assert statistics.median(values["batch_size_epoch_ratio_rounds"]) > 2
-
-
-def test_a_full_batch_epoch_is_mostly_fixed_cost(values):
-    # "For the whole set the fixed part is N% of its epoch": most of it.
-    assert values["batch_size_fixed_share_whole"] > 0.5
-    assert values["batch_size_update_ms"] > 0
-
-
-def test_time_eats_much_of_the_small_batch_lead(values):
-    # Many times as many epochs, but fewer than half as many times the seconds.
-    assert values["batch_size_epochs_to_ratio"] > 5
-    assert values["batch_size_sec_to_ratio"] < values["batch_size_epochs_to_ratio"] / 2
+def test_an_epoch_of_small_batches_takes_longer(values):
+    # The one timing claim asserted, a direction: an epoch of 100 updates of batch 5 takes longer
+    # than one full-batch update. Each batch size's time is its fastest epoch over all rounds (3
+    # rounds of 11 timed epochs, the batch sizes interleaved in a different order each round): load
+    # only adds time, so the minimum is the least disturbed measurement. The ratio was 3.7 to 5.4 in
+    # the executions for this check, under a load of 2 to 6 on 2 cores, at least three times the
+    # threshold of 1 (single rounds of the former measurement, a median epoch per round, fell to 1.9).
+    assert values["batch_size_ms_epoch_small"] > values["batch_size_ms_epoch_whole"]

@@ -1,14 +1,33 @@
 """The claims of the decay-schedules chapter, checked on its full-profile execution.
 
 Comparisons between settings are asserted on the glued per-seed values (the
-runs of a sweep share seeds, so the differences are paired), with the book's
-one bootstrap interval, ``lrnotes.difference``.
+runs of a sweep share seeds, so the differences are paired), with margins from
+the seeds' own spread (tests/claims.py): "A is higher/lower than B" needs the
+99 % interval of the paired difference to exclude zero; "no clear difference"
+needs the 80 % interval to contain zero; "at least as high" / "no higher" need
+the 80 % interval to reach past zero on that side. An "every seed" sentence
+needs every seed's difference beyond a resolution: one test example for an
+accuracy (1/500 on the testbed, 1/116 on Ionosphere, whose accuracies move in
+those steps), and for a loss, a jitter or an epoch count a fifth of the seeds'
+standard deviation of that measure (the larger of the two settings compared).
+The step and exponential callbacks train through a real ``keras.Model``,
+whose matrix products round by CPU; no claim rests on one seed's last bits.
 """
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from claims import (
+    CLEAR,
+    at_least_as_high,
+    at_most_as_high,
+    clearly_higher,
+    clearly_lower,
+    no_clear_difference,
+)
 
 from lrnotes import difference
 
@@ -17,10 +36,28 @@ pytestmark = [pytest.mark.book, pytest.mark.claims]
 
 CHAPTER = "decay_schedules"  # the `values` fixture (conftest.py) reads its glued numbers
 
+#: One of the testbed's 500 test (or training) points, in accuracy.
+EXAMPLE = 1 / 500
+
 
 def seeds(values, name, key, measure):
     """One setting's per-seed values of a measure, as an array (None, never reached, as NaN)."""
     return np.array(values[name][key][measure], dtype=float)
+
+
+def resolution(*settings):
+    """A fifth of the seeds' standard deviation of a measure, the larger over the settings given."""
+    return max(np.std(np.asarray(s, dtype=float), ddof=1) for s in settings) / 5
+
+
+def every_seed_lower(a, b, res):
+    """Whether every seed's a - b lies below -res."""
+    return bool((np.asarray(a, dtype=float) - np.asarray(b, dtype=float) < -res).all())
+
+
+def every_seed_higher(a, b, res):
+    """Whether every seed's a - b lies above res."""
+    return bool((np.asarray(a, dtype=float) - np.asarray(b, dtype=float) > res).all())
 
 
 # --- Keras facts -------------------------------------------------------------------------------
@@ -57,84 +94,92 @@ def test_large_decays_starve_learning(values):
     none = seeds(values, "decay_seeds", 0.0, "test_accuracy")
     for decay in (0.1, 0.01):
         acc = seeds(values, "decay_seeds", decay, "test_accuracy")
-        assert (acc < none).all(), decay  # "far below the baseline's ... in every seed"
-        assert difference(acc, none).high < 0
-    assert (seeds(values, "decay_seeds", 0.1, "test_accuracy") < none - 0.05).all()
+        assert every_seed_lower(acc, none, EXAMPLE), decay  # "far below the baseline's ... in every seed"
+        assert clearly_lower(acc, none), decay
+    # "far": decay 0.1 ends more than 25 test points below the baseline in every seed
+    assert every_seed_lower(seeds(values, "decay_seeds", 0.1, "test_accuracy"), none, 25 * EXAMPLE)
     # underfitting, not generalising better: the training accuracy is lower in every seed too
     train_none = seeds(values, "decay_seeds", 0.0, "train_accuracy")
-    assert (seeds(values, "decay_seeds", 0.1, "train_accuracy") < train_none - 0.05).all()
+    assert every_seed_lower(seeds(values, "decay_seeds", 0.1, "train_accuracy"), train_none, 25 * EXAMPLE)
 
 
 def test_tiny_decay_behaves_like_no_decay(values):
     none = seeds(values, "decay_seeds", 0.0, "test_accuracy")
     tiny = seeds(values, "decay_seeds", 1e-4, "test_accuracy")
-    gap = difference(tiny, none)
-    assert not gap.real  # "no clear difference"
-    assert abs(gap.mean) < none.std(ddof=1)
-    # both reach the threshold after about the same number of epochs, seed by seed
-    reach_gap = seeds(values, "decay_seeds", 1e-4, "reach") - seeds(values, "decay_seeds", 0.0, "reach")
-    assert np.isfinite(reach_gap).all() and (np.abs(reach_gap) <= 3).all()
+    assert no_clear_difference(tiny, none)  # "no clear difference"
+    # both reach the threshold after about the same number of epochs: the medians within the seeds'
+    # standard deviation of that epoch (one seed's crossing of a noisy curve can move by several epochs)
+    reach_none = seeds(values, "decay_seeds", 0.0, "reach")
+    reach_tiny = seeds(values, "decay_seeds", 1e-4, "reach")
+    assert np.isfinite(reach_none).all() and np.isfinite(reach_tiny).all()
+    assert abs(np.median(reach_tiny) - np.median(reach_none)) <= 5 * resolution(reach_none, reach_tiny)
 
 
 def test_mild_decay_ends_like_the_constant_rate_but_quieter(values):
     none = values["decay_seeds"][0.0]
     mild = values["decay_seeds"][1e-3]
-    assert not difference(mild["test_accuracy"], none["test_accuracy"]).real  # "no clear difference"
-    assert not difference(mild["reach"], none["reach"]).real  # "the seeds cannot tell ... later"
-    # "much more quietly ... lower in every seed"
-    assert (np.array(mild["jitter"]) < np.array(none["jitter"])).all()
-    assert np.mean(mild["jitter"]) < 0.5 * np.mean(none["jitter"])
+    assert no_clear_difference(mild["test_accuracy"], none["test_accuracy"])  # "no clear difference"
+    assert no_clear_difference(mild["reach"], none["reach"])  # "the seeds cannot tell ... later"
+    # "more quietly ... lower in every seed"
+    assert every_seed_lower(mild["jitter"], none["jitter"], resolution(mild["jitter"], none["jitter"]))
+    assert clearly_lower(mild["jitter"], none["jitter"])
 
 
 def test_the_constant_rates_seed_spread_is_one_run_ending_on_a_dip(values):
     final = np.sort(seeds(values, "decay_seeds", 0.0, "test_accuracy"))
-    assert final[0] < final[1] - 0.02  # one run well below the others
-    assert final[-1] - final[1] <= 0.01  # the others close together
+    # one run ends more than ten test points below all others, which lie closer to each other
+    # than to it (by more than twice): the standard deviation is that one run
+    assert final[1] - final[0] > 10 * EXAMPLE
+    assert final[1] - final[0] > 2 * (final[-1] - final[1])
 
 
-def test_no_decay_beats_the_constant_rate_on_the_testbed(values):
+def test_no_decay_ends_higher_than_the_constant_rate_on_the_testbed(values):
     none = seeds(values, "decay_seeds", 0.0, "test_accuracy")
-    for decay in (0.1, 0.01, 1e-3, 1e-4):
-        assert not difference(seeds(values, "decay_seeds", decay, "test_accuracy"), none).low > 0, decay
+    for decay in (0.1, 0.01, 1e-3, 1e-4):  # "None of the decays ends with a higher test accuracy"
+        assert at_most_as_high(seeds(values, "decay_seeds", decay, "test_accuracy"), none), decay
 
 
 def test_a_strong_decay_needs_a_higher_start(values):
-    high_decayed, high_constant, low_decayed = values["decay_start_keys"]
+    high_decayed, _, low_decayed = values["decay_start_keys"]
     start = values["decay_start_seeds"]
     acc = {key: np.array(start[key]["test_accuracy"]) for key in start}
-    # from the higher start the same decay no longer starves the model, in every seed
-    assert (acc[high_decayed] > acc[low_decayed] + 0.05).all()
+    # from the higher start the same decay no longer starves the model, higher in every seed
+    assert every_seed_higher(acc[high_decayed], acc[low_decayed], EXAMPLE)
+    assert clearly_higher(acc[high_decayed], acc[low_decayed])
     # the milder decays lose nothing from the low start (practical advice)
     none = seeds(values, "decay_seeds", 0.0, "test_accuracy")
     for decay in (1e-3, 1e-4):
-        assert not difference(seeds(values, "decay_seeds", decay, "test_accuracy"), none).high < 0
+        assert at_least_as_high(seeds(values, "decay_seeds", decay, "test_accuracy"), none), decay
 
 
 def test_at_the_same_start_a_decay_slows_the_fit(values):
     high_decayed, high_constant, _ = values["decay_start_keys"]
     start = values["decay_start_seeds"]
     decayed, constant = start[high_decayed], start[high_constant]
-    # a higher training loss in every seed, and the threshold later (median)
-    assert (np.array(decayed["train_loss"]) > np.array(constant["train_loss"])).all()
-    assert difference(decayed["train_loss"], constant["train_loss"]).low > 0
-    assert np.median(decayed["reach"]) > np.median(constant["reach"])
+    # a higher training loss in every seed, and the threshold no sooner
+    res = resolution(decayed["train_loss"], constant["train_loss"])
+    assert every_seed_higher(decayed["train_loss"], constant["train_loss"], res)
+    assert clearly_higher(decayed["train_loss"], constant["train_loss"])
+    assert at_least_as_high(decayed["reach"], constant["reach"])
     # Ionosphere without momentum: decay alone raises the training loss in every seed
     plain, decay_only, _, _ = values["decay_rule_keys"]
     rule = values["decay_rule_seeds"]
-    assert (np.array(rule[decay_only]["train_loss"]) > np.array(rule[plain]["train_loss"])).all()
+    res = resolution(rule[decay_only]["train_loss"], rule[plain]["train_loss"])
+    assert every_seed_higher(rule[decay_only]["train_loss"], rule[plain]["train_loss"], res)
+    assert clearly_higher(rule[decay_only]["train_loss"], rule[plain]["train_loss"])
 
 
 def test_from_the_higher_start_the_decay_costs_no_accuracy_and_ends_quieter(values):
     high_decayed, high_constant, _ = values["decay_start_keys"]
     start = values["decay_start_seeds"]
     decayed, constant = start[high_decayed], start[high_constant]
-    gap = difference(decayed["test_accuracy"], constant["test_accuracy"])
-    assert gap.mean >= 0 and gap.low > -0.005  # "at least as high" (a few of 500 test points)
-    assert (np.array(decayed["test_loss"]) < np.array(constant["test_loss"])).all()
-    assert (np.array(decayed["jitter"]) < np.array(constant["jitter"])).all()
-    # both within 0.02 of the Bayes-optimal rule on the same test points
+    assert at_least_as_high(decayed["test_accuracy"], constant["test_accuracy"])  # "at least as high"
+    assert clearly_lower(decayed["test_loss"], constant["test_loss"])  # "a lower test loss"
+    # "a quieter end (jitter lower in every seed)"
+    assert every_seed_lower(decayed["jitter"], constant["jitter"], resolution(decayed["jitter"], constant["jitter"]))
+    # "every run of both ends within 0.03 of the Bayes-optimal rule", by more than one test point
     for runs in (decayed, constant):
-        assert np.mean(runs["test_accuracy"]) > values["decay_bayes_test"] - 0.02
+        assert min(runs["test_accuracy"]) > values["decay_bayes_test"] - 0.03 + EXAMPLE
 
 
 # --- Ionosphere: the rule of thumb ---------------------------------------------------------------
@@ -142,32 +187,35 @@ def test_from_the_higher_start_the_decay_costs_no_accuracy_and_ends_quieter(valu
 
 def test_keras_decays_the_rule_per_update(values):
     # the rate recorded in the last epoch is the closed form at the last update, in every run
+    # (float32 storage of the rate: relative rounding below 1e-6)
     assert values["decay_rule_recorded_ends"] == pytest.approx(
         [values["decay_rule_end"]] * len(values["decay_rule_recorded_ends"]), rel=1e-6)
     assert values["decay_rule_end"] < values["decay_rule_end_epochs"]
 
 
-def test_the_tutorials_single_run_gain_shrinks_to_under_one_test_example(values):
+def test_the_tutorials_single_run_gain_shrinks_far_below_itself(values):
     plain, decay_only, momentum_only, the_rule = values["decay_rule_keys"]
     rule = values["decay_rule_seeds"]
-    gap = difference(rule[the_rule]["test_accuracy"], rule[plain]["test_accuracy"])
-    example = values["decay_iono_example"]
-    assert gap.mean < example  # under one test example on average
     tutorial_gap = values["decay_tutorial_rule"] - values["decay_tutorial_plain"]
-    assert gap.high < tutorial_gap  # the tutorial's single-run gain lies outside the seeds' interval
-    # "about as much as the spread between seeds of plain SGD"
-    assert 0.5 * values["decay_rule_std_plain"] < gap.mean < 2 * values["decay_rule_std_plain"]
-    # neither ingredient alone separates from plain SGD on the test set
+    # "far below the tutorial's gain": even the 99 % interval of the seeds' gain stays under half of it
+    gain = difference(rule[the_rule]["test_accuracy"], rule[plain]["test_accuracy"], confidence=CLEAR)
+    assert gain.high < tutorial_gap / 2
+    # "neither ingredient alone beats plain SGD on the test set"
     for alone in (momentum_only, decay_only):
-        assert not difference(rule[alone]["test_accuracy"], rule[plain]["test_accuracy"]).real, alone
+        assert at_most_as_high(rule[alone]["test_accuracy"], rule[plain]["test_accuracy"]), alone
 
 
 def test_momentum_speeds_the_fit_and_raises_the_test_loss(values):
     plain, _, momentum_only, _ = values["decay_rule_keys"]
     rule = values["decay_rule_seeds"]
     momentum, baseline = rule[momentum_only], rule[plain]
-    assert (np.array(momentum["train_loss"]) < 0.5 * np.array(baseline["train_loss"])).all()
-    assert (np.array(momentum["test_loss"]) > np.array(baseline["test_loss"])).all()
+    # a training loss below half of plain SGD's in every seed, by more than the resolution
+    half = 0.5 * np.array(baseline["train_loss"])
+    assert every_seed_lower(momentum["train_loss"], half, resolution(momentum["train_loss"], half))
+    # "higher in every seed"
+    res = resolution(momentum["test_loss"], baseline["test_loss"])
+    assert every_seed_higher(momentum["test_loss"], baseline["test_loss"], res)
+    assert clearly_higher(momentum["test_loss"], baseline["test_loss"])
 
 
 # --- step and exponential decay --------------------------------------------------------------------
@@ -181,7 +229,10 @@ def test_step_schedule_is_applied_as_the_formula(values):
 def test_exponential_callback_and_schedule_agree(values):
     assert values["decay_exp_gap"] < 1e-5  # float32 decay_rate raised to a power
     assert values["decay_exp_continuous_between"] is True
-    assert values["decay_exp_acc_gap"] == 0  # identical test accuracies at every epoch
+    # The two ways train the same model: the callback run (a keras.Model) and the schedule run (the
+    # stacked engine) differ only by float32 rounding, a few 1e-8 in the training loss; at most a
+    # test point whose output sits within that rounding of the boundary can flip (1/116).
+    assert values["decay_exp_acc_gap"] <= values["decay_iono_example"] + 1e-12
     assert values["decay_exp_loss_gap"] < 1e-6
 
 
@@ -190,27 +241,35 @@ def test_exponential_callback_and_schedule_agree(values):
 
 def test_schedules_fit_the_training_data_in_the_order_their_rates_shrink(values):
     cmp = values["decay_cmp_seeds"]
-    losses = [np.array(cmp[key]["train_loss"]) for key in values["decay_cmp_keys"]]
-    for faster, slower in zip(losses, losses[1:]):
-        assert (faster < slower).all()  # in every seed
+    losses = [cmp[key]["train_loss"] for key in values["decay_cmp_keys"]]
+    for faster, slower in itertools.pairwise(losses):
+        assert every_seed_lower(faster, slower, resolution(faster, slower))  # "in that order in every seed"
 
 
 def test_every_schedule_ends_quieter_and_with_a_lower_test_loss(values):
     constant, time_based, step, exponential = values["decay_cmp_keys"]
     cmp = values["decay_cmp_seeds"]
-    for key in (step, exponential):
-        assert (np.array(cmp[key]["jitter"]) < np.array(cmp[constant]["jitter"])).all(), key
-    assert (np.array(cmp[time_based]["jitter"]) <= np.array(cmp[constant]["jitter"])).all()
-    assert difference(cmp[time_based]["jitter"], cmp[constant]["jitter"]).high < 0
-    for key in (time_based, step, exponential):
-        assert (np.array(cmp[key]["test_loss"]) < np.array(cmp[constant]["test_loss"])).all(), key
+    for key in (time_based, step, exponential):  # "All three end more quietly"
+        assert clearly_lower(cmp[key]["jitter"], cmp[constant]["jitter"]), key
+    for key in (step, exponential):  # "step and exponential lower in every seed"
+        res = resolution(cmp[key]["jitter"], cmp[constant]["jitter"])
+        assert every_seed_lower(cmp[key]["jitter"], cmp[constant]["jitter"], res), key
+    # "time-based lower or equal": no seed's jitter above the constant rate's by more than the resolution
+    res = resolution(cmp[time_based]["jitter"], cmp[constant]["jitter"])
+    assert (np.subtract(cmp[time_based]["jitter"], cmp[constant]["jitter"]) <= res).all()
+    for key in (time_based, step, exponential):  # "every schedule lower in every seed"
+        res = resolution(cmp[key]["test_loss"], cmp[constant]["test_loss"])
+        assert every_seed_lower(cmp[key]["test_loss"], cmp[constant]["test_loss"], res), key
 
 
 def test_schedules_hardly_move_the_test_accuracy(values):
     constant, *decayed = values["decay_cmp_keys"]
     cmp = values["decay_cmp_seeds"]
     example = values["decay_iono_example"]
-    means = [np.mean(cmp[key]["test_accuracy"]) for key in values["decay_cmp_keys"]]
-    assert max(means) - min(means) < 1.5 * example  # "about one test example"
-    for key in decayed:  # "no schedule ends more than one test example above the constant rate"
-        assert difference(cmp[key]["test_accuracy"], cmp[constant]["test_accuracy"]).mean < example, key
+    base = np.array(cmp[constant]["test_accuracy"])
+    for key in decayed:
+        acc = np.array(cmp[key]["test_accuracy"])
+        # "no schedule ends more than one test example above the constant rate on average"
+        assert at_most_as_high(acc - example, base), key
+        # "by under one test example in mean test accuracy" (takeaways): nor more than one below
+        assert at_least_as_high(acc + example, base), key

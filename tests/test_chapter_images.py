@@ -1,19 +1,28 @@
 """Claims of the chapter "Putting it together on images", checked on its full-profile execution.
 
 Comparisons between configurations are paired over the seeds (every
-configuration trains from the same seeds) and use the book's one bootstrap
-interval, ``ln.difference``, on the per-seed values the chapter glues: the
-prose calls a difference real only when its interval excludes zero, and
-"no clear difference" when it does not.
+configuration trains from the same seeds). The page prints 95 % intervals;
+each sentence is checked here with the stricter margins of ``claims.py``
+("clearly" higher: the 99 % interval excludes zero; "at least as high",
+"no higher", "no sooner": the 80 % interval reaches that side; "no clear
+difference": the 80 % interval contains zero), so that it holds on a CPU
+that rounds float32 differently (the runs at these rates are chaotic: on an
+emulated AVX-only CPU one RMSprop run falls in its last epoch). The
+sentences were chosen to hold on both the normal and the AVX execution, and
+also over three extra seeds (5, 6, 7) on both, where e.g. step decay is no
+longer clearly above the constant rate nor the time-based schedule clearly
+steadier.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 
 import lrnotes as ln
+from claims import at_least_as_high, at_most_as_high, clearly_higher, clearly_lower, no_clear_difference
 
 pytestmark = [pytest.mark.book, pytest.mark.claims]
 
@@ -30,6 +39,7 @@ METHODS = [
 SCHEDULES = METHODS[1:4]
 ADAPTIVE = METHODS[4:]
 N_TEST = 450  # test images of the digits split: one image is 1/450 of accuracy
+N_TRAIN = 1077  # training images: one image is 1/1077 of training accuracy
 
 CHAPTER = "images"  # the `values` fixture (conftest.py) reads its glued numbers
 
@@ -37,6 +47,21 @@ CHAPTER = "images"  # the `values` fixture (conftest.py) reads its glued numbers
 def paired(values, key, a, b):
     """ln.difference of a minus b over the seeds, for the glued per-seed dict ``key``."""
     return ln.difference(values[key][a], values[key][b])
+
+
+def both(values, key, a, b):
+    """The per-seed lists of configurations a and b, for the claims.py checks."""
+    return values[key][a], values[key][b]
+
+
+def spread_resolution(*series):
+    """A fifth of the seeds' standard deviation (mean over the configurations compared).
+
+    The resolution of a per-seed claim on a measure that is not a count of test
+    images (jitter, a tuning score): a per-seed gap smaller than this is within
+    what another seed, or another CPU's rounding, moves the measure by.
+    """
+    return sum(statistics.stdev(values) for values in series) / len(series) / 5
 
 
 def grid_step(values, name, rate):
@@ -59,37 +84,68 @@ def test_every_kept_rate_lies_inside_its_grid_with_a_worse_rate_on_either_side(v
         mean = [sum(scores[name][f"{rate:g}"]) / len(scores[name][f"{rate:g}"]) for rate in grid]
         kept = grid.index(values["images_chosen"][name])
         assert 0 < kept < len(grid) - 1, f"{name}: kept rate {grid[kept]} is at the edge of {grid}"
-        assert mean[kept - 1] > mean[kept] < mean[kept + 1], f"{name}: {dict(zip(grid, mean))}"
+        # worse by more than the tuning seeds' spread allows by chance (a fifth of the kept rate's seed spread)
+        margin = spread_resolution(scores[name][f"{grid[kept]:g}"])
+        assert mean[kept - 1] > mean[kept] + margin and mean[kept + 1] > mean[kept] + margin, f"{name}: {dict(zip(grid, mean))}"
         assert values["images_interior_picks"][name]
     assert values["images_n_interior"] == values["images_n_sweeps"] == 5
 
 
-def test_one_tuning_seed_alone_would_pick_differently_for_some_optimizer(values):
+def test_one_tuning_seed_alone_is_often_a_close_call(values):
+    """'In N of the single-seed sweeps the best rate beats the runner-up by less than 5 %'.
+
+    Replaces 'the tuning seeds disagree for some optimizer': Adagrad's disagreement
+    rests on a 3-4 % gap on one seed, within what another CPU moves a tuning score
+    (up to 0.03, i.e. 5-9 %, between the normal and the AVX execution). The close
+    calls themselves are robust: three of the ten on both executions, the closest
+    under 1.5 %, far below the 5 % of the sentence.
+    """
     scores = values["images_tuning_scores"]
-    disagree = 0
+    gaps = []
     for name, grid in values["images_grids"].items():
-        picks = {min(grid, key=lambda rate: scores[name][f"{rate:g}"][seed]) for seed in range(len(scores[name][f"{grid[0]:g}"]))}
-        assert sorted(picks) == sorted(set(values["images_seed_picks"][name]))
-        disagree += len(picks) > 1
-    assert disagree >= 1
-    assert values["images_n_seed_agree"] == values["images_n_sweeps"] - disagree
+        n_seeds = len(scores[name][f"{grid[0]:g}"])
+        own = [min(grid, key=lambda rate: scores[name][f"{rate:g}"][seed]) for seed in range(n_seeds)]
+        assert sorted(set(own)) == sorted(set(values["images_seed_picks"][name]))
+        for seed in range(n_seeds):
+            best, runner_up = sorted(scores[name][f"{rate:g}"][seed] for rate in grid)[:2]
+            gaps.append((runner_up - best) / best)
+    assert values["images_n_seed_sweeps"] == len(gaps)
+    assert values["images_n_close"] == sum(gap < values["images_close"] for gap in gaps) >= 1
+    assert min(gaps) < values["images_close"] / 2  # a close call with a margin: under half the stated 5 %
+    assert values["images_n_seed_agree"] == sum(len(set(picks)) == 1 for picks in values["images_seed_picks"].values())
 
 
 def test_two_rates_fail_outright_without_diverging(values):
-    """SGD one grid step above its kept rate and Adagrad two steps above end near chance."""
+    """SGD one grid step above its kept rate and Adagrad two steps above fail; no run diverges.
+
+    Stated on the score and on the run of each failing rate that ends at chance,
+    not on the worst failing run's last epoch: SGD at 0.3 on one tuning seed
+    climbs to 0.64 and collapses again, and where it stands at epoch 10 moves
+    with the CPU (0.21 on the normal execution, 0.10 on the AVX one).
+    """
     failed = {name: rates for name, rates in values["images_failed_rates"].items() if rates}
     assert set(failed) == {"sgd", "adagrad"}
     assert [grid_step(values, "sgd", rate) for rate in failed["sgd"]] == [1]
     assert [grid_step(values, "adagrad", rate) for rate in failed["adagrad"]] == [2]
-    accuracy = values["images_tuning_final_val_accuracy"]
+    scores = values["images_tuning_scores"]
+    fail = [score for name, rates in failed.items() for rate in rates for score in scores[name][f"{rate:g}"]]
+    ok = [score for name, grid in values["images_grids"].items() for rate in grid if rate not in failed.get(name, [])
+          for score in scores[name][f"{rate:g}"]]
+    assert values["images_tuning_fail_score_min"] == min(fail) and values["images_tuning_ok_score_max"] == max(ok)
+    # far apart: the gap exceeds the most any rate's score moves between the tuning seeds
+    spread = max(abs(a - b) for rates in scores.values() for a, b in rates.values())
+    assert min(fail) - max(ok) > spread, (min(fail), max(ok), spread)
+    accuracy, loss = values["images_tuning_final_val_accuracy"], values["images_tuning_final_val_loss"]
+    chance = values["images_chance"]
     for name, rates in failed.items():
         for rate in rates:
-            assert all(value < 0.3 for value in accuracy[name][f"{rate:g}"]), (name, rate)  # chance is 0.1
-    assert values["images_tuning_fail_max"] < 0.3
+            at_chance = [seed for seed, value in enumerate(accuracy[name][f"{rate:g}"]) if value < 2 * chance]
+            assert at_chance, (name, rate)
+            # at chance the loss sits at ln 10: within 0.1, a right-class probability within 10 % of 1/10
+            assert all(abs(loss[name][f"{rate:g}"][seed] - math.log(10)) < 0.1 for seed in at_chance), (name, rate)
     assert values["images_tuning_ok_min"] > 0.8  # every other tuning run learned
-    # a failed run is not a diverged one: its loss stays finite, near ln 10
     assert not values["images_tuning_fail_diverged"]
-    assert all(math.isfinite(loss) and abs(loss - math.log(10)) < 0.3 for loss in values["images_tuning_fail_val_loss"])
+    assert all(math.isfinite(value) for value in values["images_tuning_fail_val_loss"])
 
 
 def test_other_scores_keep_rates_at_most_one_grid_step_away(values):
@@ -112,9 +168,19 @@ def test_keras3_defaults_would_handicap_every_optimizer(values):
 
 
 def test_every_configuration_fits_the_training_images_almost_perfectly(values):
-    assert values["images_min_train_accuracy"] >= 0.99
+    """'Final training accuracy at least 0.99 in N of the runs': a late fall may catch a run, never most of one configuration.
+
+    Checked with a margin of one training image above 0.99; every configuration
+    has all but at most one seed there (on the AVX execution one RMSprop run falls
+    in its last epoch, to 0.86).
+    """
+    level = values["images_fit_level"]
+    train = values["images_final_train_by_seed"]
     for name in METHODS:
-        assert min(values["images_final_train_by_seed"][name]) >= 0.99, name
+        fit = sum(value >= level + 1 / N_TRAIN for value in train[name])
+        assert fit >= values["images_n_seeds"] - 1, f"{name}: {train[name]}"
+    n_fit = sum(value >= level for name in METHODS for value in train[name])
+    assert values["images_n_train_fit"] == n_fit and values["images_n_runs"] == len(METHODS) * values["images_n_seeds"]
 
 
 # --- The schedules ----------------------------------------------------------------------------
@@ -137,10 +203,20 @@ def test_step_schedule_keeps_the_full_rate_until_its_first_drop_in_epoch_n_minus
 
 
 def test_every_configuration_learns_and_they_end_close_together(values):
-    """'A few test images': the medians lie within 0.02 (9 of 450 images), about twice a configuration's seed spread."""
+    """'A few test images': the medians lie within 0.02 (9 of 450 images), about twice a configuration's seed spread.
+
+    'Every configuration learns': all but at most one seed of each ends above the
+    threshold by at least one test image (a run caught in a late fall may not:
+    one RMSprop run on the AVX execution ends at 0.853); the count the page
+    prints is the count of runs at or above the threshold.
+    """
     final = values["images_final_test_by_seed"]
+    threshold = values["images_threshold"]
     for name in METHODS:
-        assert min(final[name]) >= values["images_threshold"], f"{name} ends below {values['images_threshold']}"
+        above = sum(value >= threshold + 1 / N_TEST for value in final[name])
+        assert above >= values["images_n_seeds"] - 1, f"{name}: {final[name]}"
+    assert values["images_n_above"] == sum(value >= threshold for name in METHODS for value in final[name])
+    assert values["images_lowest_run"] == min(min(final[name]) for name in METHODS)
     medians = values["images_median_test"]
     assert max(medians.values()) - min(medians.values()) <= 0.02
     assert values["images_n_diverged"] == 0  # no loss became NaN or infinite
@@ -154,50 +230,50 @@ def test_the_constant_rate_is_safe_at_its_tuned_rate(values):
     assert grid_step(values, "sgd", min(values["images_failed_rates"]["sgd"])) == 1  # the next rate up fails
 
 
-def test_step_and_exponential_decay_settle_below_the_constant_rate_on_every_seed(values):
+def test_step_and_exponential_decay_settle_clearly_below_the_constant_rate(values):
+    """'Every seed' was dropped: over three extra seeds one constant-rate run is as flat as the decayed ones."""
     jitter = values["images_jitter_by_seed"]
     for name in ("SGD, step decay", "SGD, exponential decay"):
-        for seed, (decayed, constant) in enumerate(zip(jitter[name], jitter["SGD, constant"])):
-            assert decayed < constant, f"{name}, seed {seed}: {decayed:.4f} against {constant:.4f}"
         assert max(jitter[name]) <= 1 / N_TEST  # settled: less than one test image per epoch on average
-        difference = paired(values, "images_jitter_by_seed", name, "SGD, constant")
-        assert difference.real and difference.mean < 0
+        assert clearly_lower(*both(values, "images_jitter_by_seed", name, "SGD, constant")), name
+    assert values["images_stepexp_jitter_max"] == max(jitter["SGD, step decay"] + jitter["SGD, exponential decay"])
 
 
-def test_step_and_exponential_decay_end_slightly_higher_the_time_based_no_clearly_different(values):
+def test_decay_ends_at_least_as_high_the_time_based_schedule_no_higher_and_at_least_as_steady(values):
+    """Step and exponential: 'at least as high', not 'higher' (not clear on the AVX execution, nor with more seeds)."""
+    key = "images_final_test_by_seed"
     for name in ("SGD, step decay", "SGD, exponential decay"):
-        difference = paired(values, "images_final_test_by_seed", name, "SGD, constant")
-        assert difference.real and 0 < difference.mean < 0.02, f"{name}: {difference}"  # slightly: under 9 images
-    time_based = paired(values, "images_final_test_by_seed", "SGD, time-based decay", "SGD, constant")
-    assert not time_based.real, str(time_based)
-    steadier = paired(values, "images_jitter_by_seed", "SGD, time-based decay", "SGD, constant")
-    assert steadier.real and steadier.mean < 0, str(steadier)
+        assert at_least_as_high(*both(values, key, name, "SGD, constant")), str(paired(values, key, name, "SGD, constant"))
+    assert at_most_as_high(*both(values, key, "SGD, time-based decay", "SGD, constant"))
+    # 'at least as steady', not 'steadier': clear on five seeds on both executions, not with three more seeds
+    assert at_most_as_high(*both(values, "images_jitter_by_seed", "SGD, time-based decay", "SGD, constant"))
 
 
-def test_adam_and_a_tuned_adadelta_are_quick_rmsprop_and_adagrad_later(values):
+def test_adam_and_a_tuned_adadelta_are_quick_adagrad_later_rmsprop_no_sooner(values):
     key = "images_epochs_to_by_seed"
-    assert not paired(values, key, "Adadelta", "Adam").real
-    for name in ("RMSprop", "Adagrad"):
-        difference = paired(values, key, name, "Adam")
-        assert difference.real and difference.mean > 0, f"{name}: {difference}"
+    assert no_clear_difference(*both(values, key, "Adadelta", "Adam"))
+    assert clearly_higher(*both(values, key, "Adagrad", "Adam"))
+    assert at_least_as_high(*both(values, key, "RMSprop", "Adam"))  # clear on five seeds, not with three more
     assert values["images_adadelta_vs_paper"] > 1
 
 
-def test_adaptive_optimizers_keep_moving_more_than_step_and_exponential_decay_on_every_seed(values):
-    jitter = values["images_jitter_by_seed"]
+def test_adaptive_optimizers_keep_moving_clearly_more_than_step_and_exponential_decay(values):
+    """'On every seed' was dropped: on one seed of the AVX execution Adam's jitter is below step decay's."""
     for name in ADAPTIVE:
         for schedule in ("SGD, step decay", "SGD, exponential decay"):
-            for seed, (adaptive, decayed) in enumerate(zip(jitter[name], jitter[schedule])):
-                assert adaptive > decayed, f"{name} against {schedule}, seed {seed}"
+            assert clearly_higher(*both(values, "images_jitter_by_seed", name, schedule)), f"{name} against {schedule}"
 
 
-def test_rmsprop_moves_the_most(values):
+def test_rmsprop_moves_at_least_as_much_as_any_and_clearly_more_than_adam_on_every_seed(values):
     jitter = values["images_jitter_by_seed"]
     for name in METHODS:
         if name != "RMSprop":
-            difference = paired(values, "images_jitter_by_seed", "RMSprop", name)
-            assert difference.real and difference.mean > 0, f"RMSprop against {name}: {difference}"
-    assert all(rmsprop > adam for rmsprop, adam in zip(jitter["RMSprop"], jitter["Adam"]))
+            assert at_least_as_high(*both(values, "images_jitter_by_seed", "RMSprop", name)), name
+    for name in ["Adam", *SCHEDULES]:
+        assert clearly_higher(*both(values, "images_jitter_by_seed", "RMSprop", name)), name
+    resolution = spread_resolution(jitter["RMSprop"], jitter["Adam"])
+    for seed, (rmsprop, adam) in enumerate(zip(jitter["RMSprop"], jitter["Adam"])):
+        assert rmsprop - adam > resolution, f"seed {seed}: {rmsprop:.4f} against {adam:.4f} (resolution {resolution:.5f})"
 
 
 def test_rmsprop_and_adadelta_fall_late_where_no_sgd_run_does(values):
@@ -208,24 +284,34 @@ def test_rmsprop_and_adadelta_fall_late_where_no_sgd_run_does(values):
         assert max(drops[name]) > 2 * sgd, f"{name}: worst drop {max(drops[name]):.3f} against {sgd:.3f} for SGD"
 
 
+def test_falls_pass_within_an_epoch_and_end_a_run_low_only_in_the_last_epoch(values):
+    """'Such falls pass': each fall before the last epoch is mostly (more than half) made up at the next epoch.
+
+    A fall is at least 0.05 (22 test images); 'mostly' leaves a margin of several
+    images on both executions (the least made up: 22 of 31 images).
+    """
+    falls = values["images_falls"]  # [configuration, seed, epoch, size, share made up at the next epoch]
+    last_epoch = values["images_epochs"]
+    assert all(fall[3] >= values["images_fall"] and fall[2] > values["images_drop_after"] for fall in falls)
+    before = [fall[4] for fall in falls if fall[2] < last_epoch]
+    assert len(before) == values["images_n_falls"] >= 1
+    assert min(before) == values["images_min_made_up"] > 0.5
+    assert values["images_n_last_falls"] == sum(fall[2] == last_epoch for fall in falls)
+    assert {fall[0] for fall in falls} <= set(ADAPTIVE)  # no SGD run falls (its worst drop is under 0.05)
+
+
 def test_adam_ends_as_high_as_any(values):
     key = "images_final_test_by_seed"
     for name in METHODS:
-        if name == "Adam":
-            continue
-        difference = paired(values, key, "Adam", name)
-        assert not (difference.real and difference.mean < 0), f"{name} ends clearly above Adam: {difference}"
-        if name in ("SGD, constant", "SGD, time-based decay", "RMSprop", "Adagrad"):
-            assert difference.real and difference.mean > 0, f"Adam against {name}: {difference}"
-        else:
-            assert not difference.real, f"Adam against {name}: {difference}"
+        if name != "Adam":
+            assert at_least_as_high(*both(values, key, "Adam", name)), f"Adam against {name}: {paired(values, key, 'Adam', name)}"
+    assert clearly_higher(*both(values, key, "Adam", "SGD, time-based decay"))
 
 
 def test_no_configuration_reaches_the_threshold_clearly_sooner_than_adam(values):
     for name in METHODS:
         if name != "Adam":
-            difference = paired(values, "images_epochs_to_by_seed", name, "Adam")
-            assert not (difference.real and difference.mean < 0), f"{name} is clearly quicker than Adam: {difference}"
+            assert at_least_as_high(*both(values, "images_epochs_to_by_seed", name, "Adam")), name
 
 
 def test_the_seeds_reorder_the_configurations(values):

@@ -3,7 +3,10 @@
 The unit tests in ``test_keras_migration.py`` run every row of the page's
 table in the installed Keras; these tests read what the published page
 itself shows and says (its glued numbers), including the one claim it makes
-about another chapter.
+about another chapter. Everything here is deterministic (Keras facts, float32
+arithmetic, one seeded demo run) and keeps tolerances derived from rounding,
+except that one claim, which reads the other chapter's five seeds and gets a
+margin from their spread.
 """
 
 from __future__ import annotations
@@ -47,7 +50,15 @@ def test_adadelta_barely_moves_in_the_adaptive_chapter_at_ten_times_its_default(
     # "{doc}`adaptive_optimizers` shows it barely moving in a short run even at a rate ten times the new default"
     adaptive = glued("adaptive_optimizers")
     assert float(adaptive["adaptive_shared_rate"]) == pytest.approx(10 * float(adaptive["adaptive_default_adadelta"]))
-    assert float(adaptive["adaptive_shared_adadelta_gain_median"]) < 0.05  # under 25 of 500 test points
+    # "barely moving": its median seed gains under 0.05 (25 of the 500 test points) over the untrained
+    # network. That chapter's runs are multi-seed, so the median must hold robustly: most seeds gain less
+    # than 0.05 by more than the resolution of a test accuracy (a fifth of the gains' standard deviation,
+    # at least one test point), so that no single seed can lift the median over it.
+    gains = (np.array(adaptive["adaptive_shared_acc_by_seed"]["adadelta"], dtype=float)
+             - np.array(adaptive["adaptive_shared_initial_by_seed"], dtype=float))
+    assert float(adaptive["adaptive_shared_adadelta_gain_median"]) == pytest.approx(np.median(gains))
+    resolution = max(1 / 500, np.std(gains, ddof=1) / 5)
+    assert np.sum(gains < 0.05 - resolution) > gains.size / 2, gains
 
 
 def test_both_scheduler_signatures_give_the_same_rates(values):

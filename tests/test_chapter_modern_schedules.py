@@ -1,12 +1,19 @@
 """Claims of the chapter "Warmup, cosine decay and one-cycle", checked on its full-profile execution.
 
-Comparisons between schedules are per seed (the same seed gives the same
-initial weights and batch order under every schedule) or paired bootstrap
-intervals (``ln.difference``) over the seeds. Margins: the test set has 500
-points, so one example is 0.002 of accuracy; within a schedule, final test
-accuracies spread by about 0.003-0.007 (standard deviation over seeds), final
-training losses of the decaying schedules by about 0.002, and epochs to reach
-0.8 by about 5 epochs.
+Comparisons between schedules are paired over seeds (the same seed gives the
+same initial weights and batch order under every schedule), with margins from
+the seeds' own spread (tests/claims.py): "A is higher/lower than B" needs the
+99 % interval of the paired difference (``lrnotes.difference``) to exclude
+zero; "no clear difference" needs the 80 % interval to contain zero; "at least
+as high" / "no lower" need the 80 % interval to reach past zero on that side.
+An "every seed" sentence needs every seed's difference beyond a resolution:
+one test example (1/500) for an accuracy, and for a loss, a jitter or an epoch
+count a fifth of the seeds' standard deviation of that measure (the larger of
+the two schedules compared). At the peak rate of 2 the runs are erratic: a
+change in the last bits of the arithmetic (another CPU) sends a run down
+another path and can change where it ends by 0.3 in accuracy (as initial
+weights moved by one part in a million do), so the claims of that section
+are only those that such a change leaves standing.
 """
 
 from __future__ import annotations
@@ -15,8 +22,13 @@ import math
 
 import numpy as np
 import pytest
-
-from lrnotes import difference
+from claims import (
+    at_least_as_high,
+    at_most_as_high,
+    clearly_higher,
+    clearly_lower,
+    no_clear_difference,
+)
 
 pytestmark = [pytest.mark.book, pytest.mark.claims]
 
@@ -25,6 +37,8 @@ CHAPTER = "modern_schedules"  # the `values` fixture (conftest.py) reads its glu
 
 PEAK = ["constant 0.1", "step decay", "cosine with warmup", "one-cycle"]
 DECAYED = ["step decay", "cosine with warmup", "one-cycle"]
+#: One of the testbed's 500 test points, in accuracy.
+EXAMPLE = 1 / 500
 
 
 def _seeds(values, name, column):
@@ -35,8 +49,9 @@ def _large(values, name, column):
     return np.asarray(values["modern_large_seeds"][name][column], dtype=float)
 
 
-def _contains_zero(d) -> bool:
-    return d.low <= 0 <= d.high
+def resolution(*settings):
+    """A fifth of the seeds' standard deviation of a measure, the larger over the settings given."""
+    return max(np.std(np.asarray(s, dtype=float), ddof=1) for s in settings) / 5
 
 
 def test_written_formulas_match_the_keras_objects(values):
@@ -57,45 +72,52 @@ def test_the_schedules_shapes_as_described(values):
 def test_final_accuracy_varies_little_and_ends_just_below_the_bayes_rule(values):
     means = [float(np.mean(_seeds(values, name, "test_accuracy"))) for name in PEAK]
     assert values["modern_acc_low"] == pytest.approx(min(means)) and values["modern_acc_high"] == pytest.approx(max(means))
-    # "varies little": within 10 test points of each other
-    assert max(means) - min(means) <= 10 / values["modern_n_test"]
-    # "just below the Bayes rule on the same points": below it, and within 15 test points
-    assert all(values["modern_ceiling"] - 0.03 < mean < values["modern_ceiling"] for mean in means)
+    for name in PEAK:
+        acc = _seeds(values, name, "test_accuracy")
+        # "varies little ... just below the Bayes rule": every run within 15 test points of it,
+        # by more than one test point, and every mean below it by more than two standard errors
+        assert acc.min() > values["modern_ceiling"] - 15 * EXAMPLE + EXAMPLE, name
+        assert acc.mean() + 2 * acc.std(ddof=1) / math.sqrt(len(acc)) < values["modern_ceiling"], name
 
 
-def test_step_decay_ends_with_the_highest_test_accuracy_in_every_seed(values):
+def test_step_decay_ends_at_least_as_high_as_every_schedule_and_above_cosine_and_one_cycle(values):
     step = _seeds(values, "step decay", "test_accuracy")
-    for other in ("cosine with warmup", "one-cycle"):
-        assert (step > _seeds(values, other, "test_accuracy")).all(), other
-        assert difference(step, _seeds(values, other, "test_accuracy")).low > 0
-    # "the validation split ranks it the same way"
-    result = difference(_seeds(values, "step decay", "val_accuracy"), _seeds(values, "cosine with warmup", "val_accuracy"))
-    assert result.low > 0
+    for other in ("cosine with warmup", "one-cycle"):  # "higher ... in every seed"
+        acc = _seeds(values, other, "test_accuracy")
+        assert (step - acc > EXAMPLE).all(), other
+        assert clearly_higher(step, acc), other
+    for other in ("constant 0.1", "constant 0.01"):  # "at least as high as every other schedule"
+        assert at_least_as_high(step, _seeds(values, other, "test_accuracy")), other
+    # "the validation split ranks it above cosine too"
+    assert clearly_higher(_seeds(values, "step decay", "val_accuracy"), _seeds(values, "cosine with warmup", "val_accuracy"))
 
 
 def test_the_test_loss_ranks_the_schedules_the_other_way(values):
     step = _seeds(values, "step decay", "test_loss")
-    for other in ("cosine with warmup", "one-cycle"):
-        assert (_seeds(values, other, "test_loss") < step).all(), other
-    # "step decay's test loss shows no clear difference from the constant 0.1's"
-    assert _contains_zero(difference(step, _seeds(values, "constant 0.1", "test_loss")))
+    constant = _seeds(values, "constant 0.1", "test_loss")
+    for name in ("cosine with warmup", "one-cycle"):
+        loss = _seeds(values, name, "test_loss")
+        assert (loss - step < -resolution(loss, step)).all(), name  # "lower than step decay in every seed"
+        assert clearly_lower(loss, step) and clearly_lower(loss, constant), name  # "the lowest ... of the four"
+    # "step decay's test loss is no lower than the constant 0.1's"
+    assert at_least_as_high(step, constant)
 
 
 def test_the_training_loss_follows_the_sum_of_the_rates(values):
     sums = values["modern_rate_sums"]
     low, high = ["constant 0.01", "step decay"], ["constant 0.1", "cosine with warmup", "one-cycle"]
-    # "add up to about 30" and "160 to 320"
+    # "add up to about 30" and "160 to 320" (deterministic sums of the schedules' rates)
     assert all(25 < sums[name] < 35 for name in low)
     assert all(150 < sums[name] < 330 for name in high)
-    # "lower in every seed": every high-sum schedule below every low-sum one, by more than the
-    # seeds' spread of training loss (about 0.007 for the constant 0.1)
+    # "lower in every seed": every high-sum schedule below every low-sum one, by more than 0.02, ten
+    # times the largest resolution of these training losses (a fifth of a standard deviation <= 0.002,
+    # leaving out the one far-off seed of the constant 0.01)
     for seed in range(len(values["modern_seeds"]["step decay"]["train_loss"])):
         worst_high = max(values["modern_seeds"][name]["train_loss"][seed] for name in high)
         best_low = min(values["modern_seeds"][name]["train_loss"][seed] for name in low)
         assert best_low > worst_high + 0.02, seed
-    # "the constant 0.1, whose rate never comes down, shows no clear difference from cosine"
-    assert _contains_zero(difference(_seeds(values, "cosine with warmup", "train_loss"),
-                                     _seeds(values, "constant 0.1", "train_loss")))
+    # "the constant 0.1, whose rate never comes down, ends no lower than cosine"
+    assert at_least_as_high(_seeds(values, "constant 0.1", "train_loss"), _seeds(values, "cosine with warmup", "train_loss"))
 
 
 def test_one_seed_of_the_constant_0_01_ends_far_from_the_others(values):
@@ -107,12 +129,12 @@ def test_one_seed_of_the_constant_0_01_ends_far_from_the_others(values):
     # far from the others: more than five times the other seeds' spread of training loss away
     assert losses[-1] - losses[-2] > 5 * (losses[-2] - losses[0])
     assert values["modern_spike_seed_acc"] == pytest.approx(accuracies[0])
-    assert accuracies[1] - accuracies[0] > 0.02  # ten test points below the next seed
+    assert accuracies[1] - accuracies[0] > 10 * EXAMPLE  # ten test points below the next seed
 
 
 def test_step_decay_stalls_after_its_rate_has_fallen(values):
     # "from epoch 50 to the end its training loss changes by at most 0.0024": less than a tenth
-    # of its gap to cosine, so the stall is not a slow approach to cosine's loss
+    # of its gap to cosine in every seed, so the stall is not a slow approach to cosine's loss
     gap = float(np.min(_seeds(values, "step decay", "train_loss") - _seeds(values, "cosine with warmup", "train_loss")))
     assert values["modern_step_stall"] < gap / 10
 
@@ -120,45 +142,51 @@ def test_step_decay_stalls_after_its_rate_has_fallen(values):
 def test_decay_to_zero_settles_the_test_accuracy_in_every_seed(values):
     constant = _seeds(values, "constant 0.1", "jitter")
     for name in DECAYED:
-        assert (_seeds(values, name, "jitter") < constant / 5).all(), name
-    assert values["modern_jitter_decayed"] < values["modern_jitter_constant_low"] / 5
+        jitter = _seeds(values, name, "jitter")
+        # quieter than the constant 0.1 in every seed, by more than a fifth of its seeds' spread
+        assert (jitter - constant < -resolution(constant)).all(), name
+        assert clearly_lower(jitter, constant), name
+    assert values["modern_jitter_decayed"] == pytest.approx(max(max(_seeds(values, n, "jitter")) for n in DECAYED))
 
 
 def test_one_cycle_starts_slowly_in_every_seed(values):
     cycle = _seeds(values, "one-cycle", "reach")
     assert np.isfinite(cycle).all()
     for name in ("constant 0.1", "step decay", "cosine with warmup"):
-        # later in every seed, by more than twice the spread of a schedule's epochs to reach 0.8
+        # later in every seed, by more than ten epochs: more than twice the seeds' standard deviation of
+        # a schedule's epochs to reach 0.8 (at most 6), far beyond the resolution of a fifth of it
         assert (cycle > _seeds(values, name, "reach") + 10).all(), name
+        assert clearly_higher(cycle, _seeds(values, name, "reach")), name
 
 
 def test_one_cycle_ends_where_cosine_ends_at_a_moderate_peak(values):
-    for column in ("test_accuracy", "test_loss", "train_loss"):
-        result = difference(_seeds(values, "one-cycle", column), _seeds(values, "cosine with warmup", column))
-        assert _contains_zero(result), (column, str(result))
+    cycle, cosine = _seeds(values, "one-cycle", "test_accuracy"), _seeds(values, "cosine with warmup", "test_accuracy")
+    # "within one test point on average in test accuracy"
+    assert at_least_as_high(cycle + EXAMPLE, cosine) and at_most_as_high(cycle - EXAMPLE, cosine)
+    for column in ("test_loss", "train_loss"):  # "no clear difference"
+        assert no_clear_difference(_seeds(values, "one-cycle", column), _seeds(values, "cosine with warmup", column)), column
 
 
 def test_a_large_constant_rate_never_learns(values):
     constant = _large(values, "constant 2", "test_accuracy")
-    assert (constant < 0.7).all()
+    assert (constant < 0.7).all()  # every seed 30 test points or more below 0.8, far from learning the problem
     assert values["modern_large_best_constant"] == pytest.approx(constant.max())
     assert np.isnan(_large(values, "constant 2", "reach")).all()  # never reaches the threshold
 
 
-def test_every_decaying_schedule_ends_higher_in_every_seed(values):
+def test_every_decaying_schedule_ends_higher_on_average(values):
     constant = _large(values, "constant 2", "test_accuracy")
-    for name in ("cosine, no warmup", "cosine with warmup"):
-        assert (_large(values, name, "test_accuracy") > constant + 0.1).all(), name
-    cycle = _large(values, "one-cycle", "test_accuracy")
-    assert (cycle > constant).all()
-    assert difference(cycle, constant).low > 0
+    for name in ("cosine, no warmup", "cosine with warmup", "one-cycle"):
+        assert clearly_higher(_large(values, name, "test_accuracy"), constant), name
 
 
-def test_without_warmup_the_first_epochs_loss_is_larger_in_every_seed(values):
-    nowarm = _large(values, "cosine, no warmup", "early_peak_loss")
-    warm = _large(values, "cosine with warmup", "early_peak_loss")
-    assert (nowarm > warm).all()
-    assert difference(np.log10(nowarm), np.log10(warm)).low > 0
+def test_without_warmup_the_first_epochs_loss_is_larger_in_4_of_5_seeds(values):
+    nowarm = np.log10(_large(values, "cosine, no warmup", "early_peak_loss"))
+    warm = np.log10(_large(values, "cosine with warmup", "early_peak_loss"))
+    # "larger without warmup in 4 of 5 seeds": at least four seeds clear the resolution (a fifth of the
+    # seeds' standard deviation of the logarithm, here a factor of about 1.6)
+    assert (nowarm - warm > resolution(nowarm, warm)).sum() >= 4
+    assert clearly_higher(nowarm, warm)
     # "far larger": the median run's spike is more than ten times larger
     assert values["modern_spike_nowarm"] > 10 * values["modern_spike_warm"]
     # one-cycle "reaches 15 in one seed": its ramp does not prevent every spike
@@ -166,25 +194,23 @@ def test_without_warmup_the_first_epochs_loss_is_larger_in_every_seed(values):
 
 
 def test_warmup_does_not_make_the_large_rate_usable(values):
-    nowarm = _large(values, "cosine, no warmup", "middle_test_accuracy")
-    warm = _large(values, "cosine with warmup", "middle_test_accuracy")
-    assert (nowarm < 0.6).all() and (warm < 0.6).all()
-    assert _contains_zero(difference(warm, nowarm))
-    # "both learn only as the cosine brings the rate down": every run ends far above its middle stretch
-    for name, middle in (("cosine, no warmup", nowarm), ("cosine with warmup", warm)):
-        assert (_large(values, name, "test_accuracy") > middle + 0.2).all(), name
+    # while the rate is still large, the median test accuracy of every run of either cosine stays
+    # more than 100 test points below the 0.8 that every schedule at a peak of 0.1 reaches within
+    # 20 epochs, with or without warmup: whatever they learn, they learn as the cosine brings the
+    # rate down
+    for name in ("cosine, no warmup", "cosine with warmup"):
+        assert (_large(values, name, "middle_test_accuracy") < values["modern_threshold"] - 100 * EXAMPLE).all(), name
 
 
-def test_the_early_spike_costs_nothing_measurable_at_the_end(values):
-    result = difference(_large(values, "cosine with warmup", "test_accuracy"),
-                        _large(values, "cosine, no warmup", "test_accuracy"))
-    assert _contains_zero(result)
+def test_warmup_ends_at_least_as_high_as_no_warmup(values):
+    assert at_least_as_high(_large(values, "cosine with warmup", "test_accuracy"),
+                            _large(values, "cosine, no warmup", "test_accuracy"))
 
 
 def test_one_cycle_climbs_loses_ground_at_its_peak_and_climbs_back_in_every_seed(values):
     early = _large(values, "one-cycle", "accuracy_early")
     peak = _large(values, "one-cycle", "accuracy_peak")
     end = _large(values, "one-cycle", "test_accuracy")
-    assert (early > peak + 0.2).all()
-    assert (end > peak).all()
     assert not any(math.isnan(v) for v in end)
+    assert (early - peak > EXAMPLE).all()  # loses ground at the peak, in every seed
+    assert (end - peak > EXAMPLE).all()  # and climbs back

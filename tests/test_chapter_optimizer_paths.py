@@ -126,9 +126,12 @@ def test_rmsprop_hovers_with_steps_of_its_rate(values):
 def test_rotation_leaves_sgd_and_momentum_unchanged_and_costs_adagrad_its_trick(values):
     for name in ("sgd", "momentum", "nesterov"):
         assert abs(values[f"paths_turned_steps_{name}"] - values[f"paths_steps_bowl_{name}"]) <= 1
-    assert values["paths_turned_steps_adagrad"] >= values["paths_steps_bowl_momentum"] - 5  # "no better than momentum"
+    # "no better than momentum": as many steps or more (the sentence, without slack; 154 against 149)
+    assert values["paths_turned_steps_adagrad"] >= values["paths_steps_bowl_momentum"]
     assert values["paths_turned_steps_adagrad"] > 5 * values["paths_steps_bowl_adagrad"]
-    # Adam is never faster than the heavy ball here
+    # Adam is never faster than the heavy ball here. On the aligned bowl both take 149 steps: a tie that
+    # rounding cannot break, since at step 148 Adam is still 0.5 % and momentum 27 % beyond the tolerance,
+    # far more than float32 rounding of a contracting path (about 1e-7 per step) can move a distance
     assert values["paths_steps_bowl_adam"] >= values["paths_steps_bowl_momentum"]
     assert values["paths_turned_steps_adam"] >= values["paths_turned_steps_momentum"]
 
@@ -168,11 +171,16 @@ def test_sgd_escape_time_grows_by_a_fixed_number_of_steps_per_decade(values):
     assert values["paths_escape_sgd_predicted"] == pytest.approx(sgd, abs=3)
     # ln 10 / ln 1.05 = 47.2 steps per decade; whole steps round by at most one per offset
     assert values["paths_escape_slope_sgd"] == pytest.approx(values["paths_escape_slope_predicted"], abs=1)
+    # momentum's escape time still grows with ln(1/y0): its push factor along y at rate 0.02 is the larger
+    # root of z^2 - (1 + 0.02 + 0.9) z + 0.9, 1.107, so ln 10 / ln 1.107 = 22.6 steps per decade; the
+    # adaptive methods' slopes (below) stay under 1.5
     assert values["paths_escape_slope_momentum"] > 10
 
 
 def test_adaptive_methods_escape_the_saddle_faster_and_hardly_slow_down_near_the_ridge(values):
     sgd = values["paths_escape_sgd"]
+    # from y0 = 0.01: momentum's push factor 1.107 against SGD's 1.05 predicts ln 1.05 / ln 1.107 = 0.48 of
+    # SGD's steps; 0.6 leaves room for the start-up of the velocity, and the adaptive methods are faster still
     for name in ("adam", "rmsprop", "adagrad", "momentum"):
         assert values[f"paths_escape_{name}"] < 0.6 * sgd
     for name in ("adam", "rmsprop", "adagrad"):
