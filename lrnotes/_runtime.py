@@ -110,9 +110,9 @@ def configure(tf_module) -> None:
             raise RuntimeError(
                 f"TensorFlow already ran an operation with {current[0]} intra-op and {current[1]} inter-op "
                 f"threads (0 means its default), and lrnotes needs {threads} of each for reproducible records "
-                "(LRNOTES_THREADS). Import lrnotes before running any TensorFlow or Keras code: restart the "
-                "kernel (or the interpreter) and put `import lrnotes` in the first cell; importing keras or "
-                "tensorflow before it is fine."
+                "(LRNOTES_THREADS). Set lrnotes up before running any TensorFlow or Keras code: restart the "
+                "kernel (or the interpreter) and start with `import lrnotes as ln; ln.setup_notebook()`; "
+                "importing keras or tensorflow before it is fine."
             ) from None
     tf_module.config.experimental.enable_op_determinism()
 

@@ -7,12 +7,13 @@ final metrics are missing, it never reaches a threshold, and tables count it.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from lrnotes import validation
 
 __all__ = ["REACH_WINDOW", "Difference", "difference", "epochs_to_reach", "final", "jitter", "summarize"]
 
@@ -21,14 +22,6 @@ def _as_list(by: str | Sequence[str] | None) -> list[str]:
     if by is None:
         return []
     return [by] if isinstance(by, str) else list(by)
-
-
-def _check_columns(records: pd.DataFrame, columns: Sequence[str]) -> None:
-    if not isinstance(records, pd.DataFrame):
-        raise TypeError(f"records must be a pandas DataFrame, got {type(records).__name__}")
-    missing = [column for column in columns if column not in records.columns]
-    if missing:
-        raise ValueError(f"records lack column(s) {missing}; they have {list(records.columns)}")
 
 
 def final(records: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.DataFrame:
@@ -44,7 +37,7 @@ def final(records: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.Da
     [0.8, 0.7]
     """
     keys = [*_as_list(by), "seed"]
-    _check_columns(records, [*keys, "epoch"])
+    validation.columns(records, [*keys, "epoch"])
     index = records.groupby(keys, sort=False)["epoch"].idxmax()
     return records.loc[index.to_numpy()].reset_index(drop=True)
 
@@ -79,9 +72,8 @@ def epochs_to_reach(
     [1.0, 1.0]
     """
     keys = [*_as_list(by), "seed"]
-    _check_columns(records, [*keys, "epoch", metric])
-    if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1:
-        raise ValueError(f"window must be a positive integer (epochs), got {window!r}")
+    validation.columns(records, [*keys, "epoch", metric])
+    validation.integer("window", window)
     ordered = records.sort_values([*keys, "epoch"], kind="stable")
     rolling = ordered.groupby(keys, sort=False)[metric].transform(
         lambda values: values.rolling(window, min_periods=window).mean()
@@ -120,9 +112,8 @@ def jitter(
     [0.0, 0.2]
     """
     keys = [*_as_list(by), "seed"]
-    _check_columns(records, [*keys, "epoch", metric])
-    if last is not None and (isinstance(last, bool) or not isinstance(last, numbers.Integral) or last < 1):
-        raise ValueError(f"last must be a positive integer (epochs) or None, got {last!r}")
+    validation.columns(records, [*keys, "epoch", metric])
+    validation.integer("last", last, allow_none=True)
 
     def one_run(run: pd.DataFrame) -> float:
         values = run.sort_values("epoch")[metric].to_numpy(dtype=float)
@@ -164,7 +155,7 @@ def summarize(
     ['all runs']
     """
     keys = _as_list(by)
-    _check_columns(records, [*keys, "seed", "epoch", "train_accuracy", "test_accuracy", "test_loss"])
+    validation.columns(records, [*keys, "seed", "epoch", "train_accuracy", "test_accuracy", "test_loss"])
     last = final(records, keys)
     if "diverged" not in last:
         last = last.assign(diverged=False)
@@ -218,6 +209,12 @@ class Difference:
         Seeds (pairs, for a paired difference; the smaller group otherwise).
     paired : bool
         Whether seeds were paired.
+
+    Examples
+    --------
+    >>> gap = difference([0.84, 0.83, 0.85], [0.80, 0.81, 0.80])
+    >>> gap.real, f"{gap:.2f}"
+    (True, '+0.04 [+0.02, +0.05]')
     """
 
     mean: float
@@ -304,10 +301,8 @@ def difference(
     False
     """
     a, b = _values("a", a), _values("b", b)
-    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
-        raise ValueError(f"confidence must be a number strictly between 0 and 1, got {confidence!r}")
-    if isinstance(resamples, bool) or not isinstance(resamples, numbers.Integral) or resamples < 100:
-        raise ValueError(f"resamples must be an integer of at least 100, got {resamples!r}")
+    confidence = validation.number("confidence", confidence, low=0, high=1)
+    validation.integer("resamples", resamples, minimum=100)
     generator = np.random.default_rng(seed)
     if paired:
         if a.size != b.size:

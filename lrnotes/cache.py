@@ -25,7 +25,16 @@ _FORMAT = 1
 
 
 def default_cache_dir() -> Path:
-    """``$LRNOTES_CACHE_DIR``, else ``$XDG_CACHE_HOME/lrnotes``, else ``~/.cache/lrnotes``."""
+    """``$LRNOTES_CACHE_DIR``, else ``$XDG_CACHE_HOME/lrnotes``, else ``~/.cache/lrnotes``.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["LRNOTES_CACHE_DIR"] = "/tmp/my-cache"
+    >>> str(default_cache_dir())
+    '/tmp/my-cache'
+    >>> del os.environ["LRNOTES_CACHE_DIR"]
+    """
     if os.environ.get("LRNOTES_CACHE_DIR"):
         return Path(os.environ["LRNOTES_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"

@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "cache":
         return _cache_command(arguments.clear)
     # Import late: argument errors answer at once, without loading TensorFlow.
-    from lrnotes.book import BuildError, build_book, chapter_by_name, chapters, find_root
+    from lrnotes.build import build_book
+    from lrnotes.chapters import chapter_by_name, chapters, find_root
+    from lrnotes.execute import BuildError
 
     try:
         root = find_root(arguments.root)

@@ -20,6 +20,8 @@ from sklearn.datasets import load_digits as _sk_load_digits
 from sklearn.datasets import make_blobs
 from sklearn.model_selection import train_test_split
 
+from lrnotes import validation
+
 __all__ = [
     "DATASETS",
     "SPLITS",
@@ -69,6 +71,12 @@ class Dataset:
         One sentence for figure captions and tables.
     extras : dict
         Data set specific extras (for the blobs: the generating centres).
+
+    Examples
+    --------
+    >>> blobs = load_blobs()
+    >>> blobs.n_classes, blobs.input_shape, blobs.split("validation")[0].shape
+    (3, (2,), (500, 2))
     """
 
     name: str
@@ -201,8 +209,7 @@ def bayes_accuracy(dataset: Dataset | None = None, *, resolution: float = 0.05) 
     dataset = load_blobs() if dataset is None else dataset
     if "centers" not in dataset.extras:
         raise ValueError("bayes_accuracy needs the blobs data set (generating centres known)")
-    if resolution <= 0:
-        raise ValueError(f"resolution must be positive, got {resolution!r}")
+    resolution = validation.number("resolution", resolution, low=0)
     centers = np.asarray(dataset.extras["centers"], dtype=float)
     sigma = float(dataset.extras["cluster_std"])
     priors = dataset.extras["counts"] / dataset.extras["counts"].sum()

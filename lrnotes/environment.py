@@ -28,6 +28,7 @@ __all__ = [
     "processor",
     "record_environment",
     "software_versions",
+    "versions",
 ]
 
 #: Distributions whose code does (or feeds) a run's arithmetic.
@@ -90,6 +91,23 @@ def _package_revision_now() -> str:
     return package_revision()
 
 
+def versions(packages: tuple[str, ...]) -> dict[str, str]:
+    """The Python implementation and version, and the installed version of each distribution.
+
+    Examples
+    --------
+    >>> versions(("numpy", "no-such-package"))["no-such-package"]
+    'not installed'
+    """
+    found = {"python": f"{platform.python_implementation()} {platform.python_version()}"}
+    for package in packages:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
 @functools.lru_cache(maxsize=1)
 def software_versions() -> dict[str, str]:
     """The Python implementation and version, and the version of every arithmetic package.
@@ -99,13 +117,7 @@ def software_versions() -> dict[str, str]:
     >>> sorted(software_versions())
     ['keras', 'numpy', 'python', 'scikit-learn', 'tensorflow']
     """
-    found = {"python": f"{platform.python_implementation()} {platform.python_version()}"}
-    for package in ARITHMETIC_PACKAGES:
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
+    return versions(ARITHMETIC_PACKAGES)
 
 
 def numeric_settings() -> dict[str, object]:

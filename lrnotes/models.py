@@ -7,7 +7,7 @@ softmax over the classes, or one sigmoid unit for two classes.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from lrnotes._runtime import keras
 from lrnotes.data import Dataset
@@ -20,6 +20,17 @@ def _check_units(name: str, units: tuple[int, ...]) -> tuple[int, ...]:
     if not units or any(not isinstance(u, int) or isinstance(u, bool) or u <= 0 for u in units):
         raise ValueError(f"{name} must be a non-empty tuple of positive integers, got {units!r}")
     return units
+
+
+def _input(dataset: Dataset, seed: int, *, model: str, rank: int, needs: str, instead: str) -> list:
+    """The input layer of a fresh ``model`` (after seeding its weights); the data must have ``rank`` axes."""
+    if len(dataset.input_shape) != rank:
+        raise ValueError(
+            f"{model} needs {needs}, but data set {dataset.name!r} has examples of shape {dataset.input_shape}; "
+            f"{instead}"
+        )
+    keras.utils.set_random_seed(seed)
+    return [keras.Input(dataset.input_shape)]
 
 
 @dataclass(frozen=True)
@@ -55,13 +66,7 @@ class MLP:
 
     def build(self, dataset: Dataset, seed: int) -> keras.Model:
         """A fresh, uncompiled Keras model whose weights depend only on ``seed``."""
-        if len(dataset.input_shape) != 1:
-            raise ValueError(
-                f"MLP needs flat features, but data set {dataset.name!r} has examples of shape "
-                f"{dataset.input_shape}; use CNN or a flat data set"
-            )
-        keras.utils.set_random_seed(seed)
-        layers = [keras.Input(dataset.input_shape)]
+        layers = _input(dataset, seed, model="MLP", rank=1, needs="flat features", instead="use CNN or a flat data set")
         for units in self.hidden:
             layers.append(
                 keras.layers.Dense(units, activation=self.activation, kernel_initializer=self.kernel_initializer)
@@ -98,13 +103,7 @@ class CNN:
 
     def build(self, dataset: Dataset, seed: int) -> keras.Model:
         """A fresh, uncompiled Keras model whose weights depend only on ``seed``."""
-        if len(dataset.input_shape) != 3:
-            raise ValueError(
-                f"CNN needs images (height, width, channels), but data set {dataset.name!r} "
-                f"has examples of shape {dataset.input_shape}"
-            )
-        keras.utils.set_random_seed(seed)
-        layers = [keras.Input(dataset.input_shape)]
+        layers = _input(dataset, seed, model="CNN", rank=3, needs="images (height, width, channels)", instead="use MLP")
         for index, filters in enumerate(self.filters):
             layers.append(
                 keras.layers.Conv2D(
@@ -141,6 +140,13 @@ def build_model(spec: ModelSpec, dataset: Dataset, seed: int) -> keras.Model:
     ------
     TypeError
         When ``spec`` is not an :class:`MLP` or a :class:`CNN`.
+
+    Examples
+    --------
+    >>> from lrnotes.data import load_blobs
+    >>> model = build_model(MLP(), load_blobs(), seed=0)
+    >>> model.count_params(), model.output_shape
+    (303, (None, 3))
     """
     if not isinstance(spec, (MLP, CNN)):
         raise TypeError(f"model must be an lrnotes MLP or CNN specification, got {type(spec).__name__}")
@@ -158,8 +164,3 @@ def testbed_model(seed: int = 0) -> keras.Model:
     from lrnotes.data import load_dataset
 
     return MLP().build(load_dataset("blobs"), seed)
-
-
-def spec_fingerprint(spec: ModelSpec) -> dict:
-    """A JSON-ready description of a specification (for cache keys)."""
-    return {"class": type(spec).__name__, **asdict(spec)}

@@ -11,7 +11,21 @@ __all__ = ["record", "setup_notebook"]
 
 
 def setup_notebook() -> None:
-    """Apply the book's figure style (call once, in the Setup section)."""
+    """Set TensorFlow up as the book needs it, and apply the book's figure style.
+
+    Call it once, in the Setup section, before any TensorFlow code of your
+    own: it imports TensorFlow quietly, pins it to one thread and turns op
+    determinism on (:mod:`lrnotes._runtime`), which must happen before
+    TensorFlow runs its first operation.
+
+    Examples
+    --------
+    >>> setup_notebook()
+    >>> from tensorflow.python.framework import config
+    >>> config.is_op_determinism_enabled()
+    True
+    """
+    import lrnotes._runtime  # noqa: F401  (configures TensorFlow)
     from lrnotes.plots import use_book_style
 
     use_book_style()

@@ -18,26 +18,13 @@ import numbers
 
 import numpy as np
 
+from lrnotes import validation
 from lrnotes._runtime import keras, tf
 
 __all__ = ["ANNEALING", "OneCycle", "one_cycle_rate", "schedule_rates"]
 
 #: The shapes of the two ramps.
 ANNEALING = ("cos", "linear")
-
-
-def _number(name: str, value, *, minimum: float, inclusive: bool, maximum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if value < minimum or (value == minimum and not inclusive) or (maximum is not None and value >= maximum):
-        bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
-        if maximum is not None:
-            bound += f" and < {maximum:g}"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
-    return value
 
 
 def one_cycle_rate(step, max_learning_rate: float, total_steps: int, warmup_fraction: float = 0.3,
@@ -128,15 +115,11 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
                  initial_divisor: float = 25.0, final_divisor: float = 1e4, annealing: str = "cos",
                  name: str = "OneCycle") -> None:
         super().__init__()
-        self.max_learning_rate = _number("max_learning_rate", max_learning_rate, minimum=0.0, inclusive=False)
-        if isinstance(total_steps, bool) or not isinstance(total_steps, numbers.Integral):
-            raise TypeError(f"total_steps must be an integer, got {type(total_steps).__name__} {total_steps!r}")
-        if total_steps < 2:
-            raise ValueError(f"total_steps must be at least 2, got {total_steps!r}")
-        self.total_steps = int(total_steps)
-        self.warmup_fraction = _number("warmup_fraction", warmup_fraction, minimum=0.0, inclusive=True, maximum=1.0)
-        self.initial_divisor = _number("initial_divisor", initial_divisor, minimum=1.0, inclusive=True)
-        self.final_divisor = _number("final_divisor", final_divisor, minimum=1.0, inclusive=True)
+        self.max_learning_rate = validation.number("max_learning_rate", max_learning_rate, low=0)
+        self.total_steps = validation.integer("total_steps", total_steps, minimum=2)
+        self.warmup_fraction = validation.number("warmup_fraction", warmup_fraction, low=0, high=1, low_open=False)
+        self.initial_divisor = validation.number("initial_divisor", initial_divisor, low=1, low_open=False)
+        self.final_divisor = validation.number("final_divisor", final_divisor, low=1, low_open=False)
         if annealing not in ANNEALING:
             raise ValueError(f"annealing must be one of {', '.join(ANNEALING)}, got {annealing!r}")
         self.annealing = annealing

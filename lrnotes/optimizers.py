@@ -7,6 +7,9 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from lrnotes import validation
 from lrnotes._runtime import keras
 
 __all__ = [
@@ -15,9 +18,9 @@ __all__ = [
     "OPTIMIZERS",
     "REFUSED_OPTIMIZERS",
     "check_supported",
+    "rate_setting",
     "default_learning_rate",
     "make_optimizer",
-    "optimizer_fingerprint",
 ]
 
 #: Optimizer classes by the names the book uses: every optimizer of
@@ -97,9 +100,29 @@ def _check_learning_rate(learning_rate: Any) -> Any:
             "learning_rate must be a positive number or a keras.optimizers.schedules.LearningRateSchedule, "
             f"got {type(learning_rate).__name__}"
         )
-    if not learning_rate > 0 or learning_rate == float("inf"):
-        raise ValueError(f"learning_rate must be a positive, finite number, got {learning_rate!r}")
-    return float(learning_rate)
+    return validation.number("learning_rate", learning_rate, low=0)
+
+
+def rate_setting(optimizer: keras.optimizers.Optimizer) -> Any:
+    """The learning rate an optimizer was given: its ``LearningRateSchedule``, or the rate as a float.
+
+    Keras 3 has no public accessor for the schedule object itself
+    (``optimizer.learning_rate`` evaluates it at the current step), so this is
+    the one place in the package that reads Keras' ``_learning_rate``.
+
+    Examples
+    --------
+    >>> import keras
+    >>> rate_setting(keras.optimizers.SGD(learning_rate=0.1))
+    0.1
+    >>> schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
+    >>> rate_setting(keras.optimizers.SGD(learning_rate=schedule)) is schedule
+    True
+    """
+    rate = optimizer._learning_rate
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        return rate
+    return float(str(np.float32(keras.ops.convert_to_numpy(rate))))
 
 
 def check_supported(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
@@ -160,7 +183,7 @@ def make_optimizer(
     >>> make_optimizer("sgd", -1.0)
     Traceback (most recent call last):
     ...
-    ValueError: learning_rate must be a positive, finite number, got -1.0
+    ValueError: learning_rate must be a positive number, got -1.0
     """
     options = dict(options or {})
     if isinstance(optimizer, keras.optimizers.Optimizer):
@@ -172,8 +195,8 @@ def make_optimizer(
         check_supported(optimizer)
         config = optimizer.get_config()
         fresh = type(optimizer).from_config(config)
-        if not isinstance(getattr(fresh, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule):
-            _check_learning_rate(float(keras.ops.convert_to_numpy(fresh.learning_rate)))
+        if not isinstance(rate_setting(fresh), keras.optimizers.schedules.LearningRateSchedule):
+            _check_learning_rate(rate_setting(fresh))
         return fresh
     cls = OPTIMIZERS[_check_name(optimizer)]
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs", "name")]
@@ -185,10 +208,3 @@ def make_optimizer(
     if learning_rate is not None:
         options["learning_rate"] = _check_learning_rate(learning_rate)
     return check_supported(cls(**options))
-
-
-def optimizer_fingerprint(optimizer: keras.optimizers.Optimizer) -> dict:
-    """A JSON-ready description of an optimizer's settings (name excluded)."""
-    config = dict(keras.optimizers.serialize(optimizer)["config"])
-    config.pop("name", None)
-    return {"class": type(optimizer).__name__, "config": config}

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from lrnotes.analysis import _check_columns
+from lrnotes import validation
 from lrnotes.data import Dataset
 
 __all__ = [
@@ -167,7 +167,7 @@ def plot_runs(
     >>> ax.get_ylabel(), ax.get_legend().get_texts()[0].get_text()
     ('test accuracy', 'SGD')
     """
-    _check_columns(records, ["seed", x, metric] + ([by] if by else []))
+    validation.columns(records, ["seed", x, metric] + ([by] if by else []))
     if band not in (*_BANDS, None):
         raise ValueError(f"band must be one of {sorted(_BANDS)} or None, got {band!r}")
     ax = _new_ax(ax)
@@ -238,7 +238,7 @@ def plot_grid(
     >>> len(plot_grid(records, "lr", ncols=2).axes)
     2
     """
-    _check_columns(records, ["seed", x, by, *metrics])
+    validation.columns(records, ["seed", x, by, *metrics])
     keys = list(dict.fromkeys(records[by]))
     ncols = max(1, min(ncols, len(keys)))
     nrows = -(-len(keys) // ncols)
@@ -305,7 +305,7 @@ def plot_final(
     """
     from lrnotes.analysis import final
 
-    _check_columns(records, ["seed", "epoch", by, metric])
+    validation.columns(records, ["seed", "epoch", by, metric])
     ax = _new_ax(ax)
     last = final(records, by)
     if "diverged" not in last:

@@ -51,175 +51,15 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from lrnotes import validation
 from lrnotes._runtime import keras, tf
+from lrnotes.optimizers import rate_setting
+from lrnotes.range_test_run import SUGGESTION_RULES, RangeTestRun
 
 __all__ = ["SUGGESTION_RULES", "LearningRateRangeTest", "RangeTestRun"]
-
-#: The rules :meth:`RangeTestRun.suggestion` knows.
-SUGGESTION_RULES = ("steepest", "minimum")
-
-
-def _real(name: str, value, *, low: float | None = None, high: float | None = None,
-          low_open: bool = True, high_open: bool = True, allow_inf: bool = False) -> float:
-    """``value`` as a float, checked against an interval; the error names ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if math.isnan(value) or (math.isinf(value) and not allow_inf):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        left = "(" if low_open else "["
-        right = "]" if (high is None and allow_inf) or not high_open else ")"
-        interval = f"{left}{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}{right}"
-        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
-    return value
-
-
-@dataclass
-class RangeTestRun:
-    """The record of one range test: rates, losses, smoothed losses, why it stopped.
-
-    Attributes
-    ----------
-    rates : list of float
-        The learning rate of every recorded update.
-    losses : list of float
-        The loss recorded at that rate (see the module notes for which loss).
-    smoothed : list of float
-        The bias-corrected exponentially weighted mean of ``losses``.
-    source : {"probe", "batches"}
-        Where the losses come from.
-    initial_loss : float
-        The probe loss of the initial weights (NaN without a probe).
-    stop_reason : str or None
-        ``"completed"`` (all steps ran), ``"diverged"`` (the smoothed loss
-        exceeded ``divergence`` times its best value, or was not finite),
-        ``"out of epochs"`` (training ended first), or None while running.
-
-    Examples
-    --------
-    A synthetic curve: flat, falling between 1e-3 and 1, rising after.
-
-    >>> rates = np.logspace(-5, 1, 61)
-    >>> losses = 1.0 - 0.9 / (1 + np.exp(-2.5 * (np.log10(rates) + 1.5))) + 0.5 * (rates > 1) * np.log10(rates + 1e-9)
-    >>> run = RangeTestRun(list(rates), list(losses), list(losses), "probe")
-    >>> round(run.suggestion("steepest"), 4)
-    0.0316
-    """
-
-    rates: list[float] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    smoothed: list[float] = field(default_factory=list)
-    source: str = "probe"
-    initial_loss: float = math.nan
-    stop_reason: str | None = None
-
-    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        rates = np.asarray(self.rates, dtype=float)
-        smoothed = np.asarray(self.smoothed, dtype=float)
-        keep = np.isfinite(smoothed)
-        if keep.sum() < 3:
-            raise ValueError(
-                f"the range test recorded {int(keep.sum())} finite point(s); it needs at least 3 to suggest a "
-                "rate (train with the callback first, with enough steps and epochs)"
-            )
-        return rates[keep], smoothed[keep]
-
-    def suggestion(self, rule: str = "steepest") -> float:
-        """A learning rate read off the smoothed curve.
-
-        Parameters
-        ----------
-        rule : {"steepest", "minimum"}, default "steepest"
-            ``"steepest"``: the rate at which the smoothed loss falls fastest
-            per factor of rate, ``argmin d(smooth) / d(log rate)``, searched
-            before the minimum: Smith's "the rate at which the loss decreases
-            most". A derivative amplifies noise, which is why fastai moved
-            away from this rule for batch losses; a probe loss is smooth
-            enough for it.
-            ``"minimum"``: a tenth of the rate at which the smoothed loss is
-            lowest (fastai's ``lr_min``). The minimum is where the loss stops
-            improving, about the largest rate that still helps; a tenth of it
-            sits on the falling stretch.
-
-        Returns
-        -------
-        float
-
-        Raises
-        ------
-        ValueError
-            For an unknown rule, or fewer than 3 finite points.
-        """
-        if rule not in SUGGESTION_RULES:
-            raise ValueError(f"rule must be one of {', '.join(SUGGESTION_RULES)}, got {rule!r}")
-        rates, smoothed = self._arrays()
-        lowest = int(np.argmin(smoothed))
-        if rule == "minimum":
-            return float(rates[lowest] / 10.0)
-        if lowest < 1:
-            return float(rates[0])
-        slope = np.gradient(smoothed[: lowest + 1], np.log(rates[: lowest + 1]))
-        return float(rates[int(np.argmin(slope))])
-
-    def frame(self):
-        """The record as a DataFrame: ``step, learning_rate, loss, smoothed_loss``."""
-        import pandas as pd
-
-        return pd.DataFrame(
-            {
-                "step": np.arange(len(self.rates)),
-                "learning_rate": np.asarray(self.rates, dtype=float),
-                "loss": np.asarray(self.losses, dtype=float),
-                "smoothed_loss": np.asarray(self.smoothed, dtype=float),
-            }
-        )
-
-    def plot(self, ax=None, *, rule="steepest", raw: bool = True, color="C0", label: str | None = None):
-        """Loss against learning rate (log axis), the suggestion marked; returns the axes.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw; a new figure by default.
-        rule : str, sequence of str, or None, default "steepest"
-            The suggestion(s) to mark with a vertical line (dotted for
-            ``"steepest"``, dashed for ``"minimum"``); None marks none.
-        raw : bool, default True
-            Also draw the unsmoothed losses, thin.
-        color, label
-            Colour of the curves and legend label of the smoothed one.
-        """
-        import matplotlib.pyplot as plt
-        from matplotlib.axes import Axes
-
-        if ax is None:
-            _, ax = plt.subplots()
-        if not isinstance(ax, Axes):
-            raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
-        rules = [] if rule is None else [rule] if isinstance(rule, str) else list(rule)
-        for name in rules:
-            if name not in SUGGESTION_RULES:
-                raise ValueError(f"rule must be one of {', '.join(SUGGESTION_RULES)} or None, got {name!r}")
-        rates = np.asarray(self.rates, dtype=float)
-        if raw:
-            ax.plot(rates, self.losses, color=color, alpha=0.3, linewidth=0.8)
-        ax.plot(rates, self.smoothed, color=color, linewidth=2.0, label=label or "smoothed loss")
-        for name in rules:
-            rate = self.suggestion(name)
-            ax.axvline(rate, color=color, linestyle=":" if name == "steepest" else "--", linewidth=1.2,
-                       label=f"suggestion ({name}): {rate:.2g}")
-        ax.set_xscale("log")
-        ax.set_xlabel("learning rate")
-        ax.set_ylabel("loss on the probe examples" if self.source == "probe" else "training batch loss")
-        ax.legend(loc="best", fontsize="small")
-        return ax
 
 
 class LearningRateRangeTest(keras.callbacks.Callback):
@@ -285,8 +125,8 @@ class LearningRateRangeTest(keras.callbacks.Callback):
         probe: tuple | None = None,
     ) -> None:
         super().__init__()
-        self.start_rate = _real("start_rate", start_rate, low=0.0)
-        self.stop_rate = _real("stop_rate", stop_rate, low=0.0)
+        self.start_rate = validation.number("start_rate", start_rate, low=0.0)
+        self.stop_rate = validation.number("stop_rate", stop_rate, low=0.0)
         if self.stop_rate <= self.start_rate:
             raise ValueError(
                 f"stop_rate must be greater than start_rate, got start_rate={start_rate!r} and stop_rate={stop_rate!r}"
@@ -299,8 +139,8 @@ class LearningRateRangeTest(keras.callbacks.Callback):
         self._probe = self._check_probe(probe)
         if smoothing is None:
             smoothing = 0.9 if self._probe is not None else 0.98
-        self.smoothing = _real("smoothing", smoothing, low=0.0, high=1.0, low_open=False)
-        self.divergence = _real("divergence", divergence, low=1.0, allow_inf=True)
+        self.smoothing = validation.number("smoothing", smoothing, low=0.0, high=1.0, low_open=False)
+        self.divergence = validation.number("divergence", divergence, low=1.0, allow_inf=True)
         self.runs: list[RangeTestRun] = []
         self._run: RangeTestRun | None = None
 
@@ -394,7 +234,7 @@ class LearningRateRangeTest(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         if optimizer is None:
             raise ValueError("the model has no optimizer: compile it before the range test")
-        if isinstance(getattr(optimizer, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule):
+        if isinstance(rate_setting(optimizer), keras.optimizers.schedules.LearningRateSchedule):
             raise TypeError(
                 "the range test sets the learning rate itself: give the optimizer a float learning_rate, "
                 "not a LearningRateSchedule"

@@ -16,12 +16,12 @@ exponential         ``lr0 * exp(-k * epoch)``                 ``ExponentialDecay
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from lrnotes import validation
 from lrnotes._runtime import keras
 
 __all__ = [
@@ -36,14 +36,6 @@ __all__ = [
 ]
 
 
-def _check_positive(name: str, value, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}, got {value!r}")
-    return float(value)
-
-
 def time_based_decay(lr0: float, decay: float, t) -> np.ndarray:
     """Time-based decay ``lr0 / (1 + decay * t)``, with ``t`` counted in weight updates.
 
@@ -56,8 +48,8 @@ def time_based_decay(lr0: float, decay: float, t) -> np.ndarray:
     >>> time_based_decay(0.01, 0.1, [0, 10, 100]).round(6).tolist()
     [0.01, 0.005, 0.000909]
     """
-    _check_positive("lr0", lr0)
-    _check_positive("decay", decay, allow_zero=True)
+    validation.number("lr0", lr0, low=0)
+    validation.number("decay", decay, low=0, low_open=False)
     return lr0 / (1.0 + decay * np.asarray(t, dtype=float))
 
 
@@ -72,10 +64,9 @@ def recursive_time_based_decay(lr0: float, decay: float, epochs: int) -> np.ndar
     >>> recursive_time_based_decay(0.1, 0.001, 4).round(7).tolist()
     [0.1, 0.0999001, 0.0997007, 0.0994025]
     """
-    _check_positive("lr0", lr0)
-    _check_positive("decay", decay, allow_zero=True)
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs <= 0:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    validation.number("lr0", lr0, low=0)
+    validation.number("decay", decay, low=0, low_open=False)
+    validation.integer("epochs", epochs)
     rates = [float(lr0)]
     for epoch in range(1, epochs):
         rates.append(rates[-1] / (1.0 + decay * epoch))
@@ -94,8 +85,8 @@ def legacy_decay(lr0: float, decay: float) -> keras.optimizers.schedules.Inverse
     >>> round(float(schedule(1000)), 6)
     0.005
     """
-    _check_positive("lr0", lr0)
-    _check_positive("decay", decay, allow_zero=True)
+    validation.number("lr0", lr0, low=0)
+    validation.number("decay", decay, low=0, low_open=False)
     return keras.optimizers.schedules.InverseTimeDecay(lr0, decay_steps=1, decay_rate=decay)
 
 
@@ -110,10 +101,9 @@ def step_decay(epoch: int, lr0: float = 0.1, drop: float = 0.5, epochs_drop: int
     >>> [step_decay(epoch) for epoch in (0, 8, 9, 19, 29)]
     [0.1, 0.1, 0.05, 0.025, 0.0125]
     """
-    _check_positive("lr0", lr0)
-    _check_positive("drop", drop)
-    if isinstance(epochs_drop, bool) or not isinstance(epochs_drop, numbers.Integral) or epochs_drop <= 0:
-        raise ValueError(f"epochs_drop must be a positive integer, got {epochs_drop!r}")
+    validation.number("lr0", lr0, low=0)
+    validation.number("drop", drop, low=0)
+    validation.integer("epochs_drop", epochs_drop)
     return float(lr0 * drop ** math.floor((1 + epoch) / epochs_drop))
 
 
@@ -125,8 +115,8 @@ def exponential_decay(epoch, lr0: float = 0.1, k: float = 0.1):
     >>> round(exponential_decay(10), 6)
     0.036788
     """
-    _check_positive("lr0", lr0)
-    _check_positive("k", k, allow_zero=True)
+    validation.number("lr0", lr0, low=0)
+    validation.number("k", k, low=0, low_open=False)
     value = lr0 * np.exp(-k * np.asarray(epoch, dtype=float))
     return float(value) if np.ndim(value) == 0 else value
 
@@ -145,8 +135,8 @@ def exponential_decay_schedule(
     >>> round(float(schedule(16 * 10 + 5)), 6)
     0.036788
     """
-    _check_positive("lr0", lr0)
-    _check_positive("k", k, allow_zero=True)
+    validation.number("lr0", lr0, low=0)
+    validation.number("k", k, low=0, low_open=False)
     return keras.optimizers.schedules.ExponentialDecay(
         lr0, decay_steps=steps_per_epoch, decay_rate=math.exp(-k), staircase=True
     )

@@ -15,10 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from lrnotes import environment
+from lrnotes import environment, validation
 from lrnotes.cache import ResultCache, default_cache_dir
-from lrnotes.fingerprint import digest
-from lrnotes.training import RECORD_COLUMNS, RunConfig, stack_key, train_stacked
+from lrnotes.fingerprints import digest
+from lrnotes.config import RunConfig
+from lrnotes.records import RECORD_COLUMNS
+from lrnotes.stacking import stack_key
+from lrnotes.training import train_stacked
 
 __all__ = ["grid", "run_key", "sweep"]
 
@@ -124,7 +127,7 @@ def sweep(
     Returns
     -------
     pandas.DataFrame
-        The ``by`` column(s), then :data:`lrnotes.training.RECORD_COLUMNS`.
+        The ``by`` column(s), then :data:`lrnotes.records.RECORD_COLUMNS`.
 
     Examples
     --------
@@ -133,9 +136,7 @@ def sweep(
     >>> records.groupby("lr").size().to_dict()
     {0.01: 6, 0.1: 6}
     """
-    from lrnotes.training import _check_seeds
-
-    seeds = _check_seeds(seeds)
+    seeds = validation.seeds(seeds)
     if isinstance(configs, RunConfig):
         configs = {0: configs}
     elif isinstance(configs, Mapping):

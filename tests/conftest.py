@@ -79,7 +79,8 @@ def book_build(tmp_path_factory):
     building, and ``LRNOTES_TEST_CHAPTERS=momentum,plateau`` executes only
     those chapters and renders no HTML (the browser test then fails or skips).
     """
-    from lrnotes.book import BuildReport, build_book, chapters
+    from lrnotes.build import BuildReport, build_book
+    from lrnotes.chapters import chapters
 
     reuse = os.environ.get("LRNOTES_TEST_BUILD")
     if reuse:
@@ -114,7 +115,7 @@ def executed(book_build):
 @pytest.fixture(scope="session")
 def glued(executed):
     """``glued(name)``: the numbers a chapter glued, from its execution in the test profile."""
-    from lrnotes.book import glued_values
+    from lrnotes.execute import glued_values
 
     cache: dict[str, dict] = {}
 

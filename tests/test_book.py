@@ -8,7 +8,10 @@ import sys
 import nbformat
 import pytest
 
-from lrnotes.book import BuildError, build_page, chapters, execute_notebook, glued_values, BuildReport
+from lrnotes.build import BuildReport
+from lrnotes.build_page import build_page
+from lrnotes.chapters import chapters
+from lrnotes.execute import BuildError, execute_notebook, glued_values
 
 
 def _notebook(path, *sources, parameters="profile = 'full'"):

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lrnotes.book import chapters
+from lrnotes.chapters import chapters
 
 pytestmark = pytest.mark.book
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from lrnotes.book import toc_documents
+from lrnotes.chapters import toc_documents
 
 pytestmark = pytest.mark.book
 

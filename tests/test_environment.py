@@ -194,7 +194,7 @@ def test_records_are_identical_whichever_import_comes_first():
 def test_importing_after_tensorflow_ran_with_other_threads_is_a_clear_error():
     done = _run("import tensorflow as tf\ntf.constant(1.0) + 1\nimport lrnotes\n")
     assert done.returncode != 0
-    assert "Import lrnotes before running any TensorFlow or Keras code" in done.stderr
+    assert "Set lrnotes up before running any TensorFlow or Keras code" in done.stderr
 
 
 # --------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import pytest
 import tensorflow as tf
 
 import lrnotes as ln
-from lrnotes.training import _StackedDense
+from lrnotes.engine_stacked import StackedDense
 
 UPDATES = 10
 EPOCHS = 3
@@ -94,14 +94,14 @@ def _engine(config: ln.RunConfig, seed: int, *, stacked: bool):
     if ln.can_stack(config):
         seeds = [OTHER_SEED, seed] if stacked else [seed]
         slot = len(seeds) - 1
-        trace = _StackedDense([config], seeds).trace_updates(UPDATES)
+        trace = StackedDense([config], seeds).trace_updates(UPDATES)
         record = ln.train_many(config, seeds)
         record = record[record["seed"] == seed].reset_index(drop=True)
-        _, model = ln.train(config, seed, return_model=True)
+        _, model = ln.train_with_model(config, seed)
         return [weights[slot] for weights in trace], record, model.get_weights()
     capture = _Capture(UPDATES)
     ln.train(config.replace(callbacks=[*config.callbacks, capture]), seed)  # the batch-hook path
-    record, model = ln.train(config, seed, return_model=True)  # the traced path, as used
+    record, model = ln.train_with_model(config, seed)  # the traced path, as used
     return capture.weights, record, model.get_weights()
 
 
@@ -320,13 +320,13 @@ def test_refused_optimizers_are_a_clear_error(make, message):
 
 
 def test_only_elementwise_updates_stack():
-    from lrnotes.training import stack_refusal
+    from lrnotes.stacking import stack_refusal
 
     for name in ("sgd", "adam", "adamw", "lion", "ftrl", "schedule_free_adamw", "nadam", "adamax", "adagrad",
                  "adadelta", "rmsprop"):
         assert ln.can_stack(ln.RunConfig(optimizer=name)), name
     for name, reason in (("lamb", "norm"), ("adafactor", "row and column"), ("muon", "orthogonalises")):
-        assert f"couples the elements of a variable: " in stack_refusal(ln.RunConfig(optimizer=name))
+        assert "couples the elements of a variable: " in stack_refusal(ln.RunConfig(optimizer=name))
         assert reason in stack_refusal(ln.RunConfig(optimizer=name))
     assert "clipnorm" in stack_refusal(ln.RunConfig(options={"clipnorm": 1.0}))
     assert "global_clipnorm" in stack_refusal(ln.RunConfig(options={"global_clipnorm": 1.0}))

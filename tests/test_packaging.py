@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from lrnotes.book import chapters, toc_documents
+from lrnotes.chapters import chapters, toc_documents
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -86,3 +88,66 @@ def test_vendored_data_ships_with_its_licence_and_checksum():
     from lrnotes.data import IONOSPHERE_SHA256
 
     assert IONOSPHERE_SHA256 in readme
+
+
+def test_the_command_line_and_the_sphinx_extension_start_without_tensorflow():
+    code = (
+        "import sys\n"
+        "import lrnotes.cli, lrnotes.sphinxext\n"
+        "from lrnotes.cli import main\n"
+        "assert main(['list']) == 0\n"
+        "print('TENSORFLOW', 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "TENSORFLOW False False" in done.stdout
+    assert "learning_rate" in done.stdout  # it did list the chapters
+
+
+def test_the_package_is_one_import_that_loads_what_is_used():
+    code = (
+        "import sys\n"
+        "import lrnotes as ln\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        "names = set(ln.__all__)\n"
+        "assert {'RunConfig', 'sweep', 'train', 'difference', 'plot_runs', 'record'} <= names\n"
+        "for name in sorted(names - {'__version__'}):\n"
+        "    getattr(ln, name)\n"
+        "print('LOADED', 'tensorflow' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "LOADED True" in done.stdout
+
+
+def test_every_public_function_has_a_numpydoc_docstring_with_an_example():
+    import inspect
+
+    import lrnotes as ln
+
+    missing = []
+    for name in ln.__all__:
+        value = getattr(ln, name)
+        if not (inspect.isfunction(value) or inspect.isclass(value)):
+            continue
+        doc = inspect.getdoc(value) or ""
+        if ">>>" not in doc:
+            missing.append(name)
+    assert not missing, f"public names without a runnable example: {missing}"
+
+
+def test_no_module_imports_another_modules_private_name():
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "lrnotes").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lrnotes"):
+                offenders += [f"{path.name}: {alias.name}" for alias in node.names
+                              if alias.name.startswith("_") and not alias.name.startswith("__")]
+    assert not offenders, offenders
+
+
+def test_modules_stay_small():
+    sizes = {path.name: len(path.read_text(encoding="utf-8").splitlines()) for path in (ROOT / "lrnotes").glob("*.py")}
+    assert max(sizes.values()) <= 430, {name: size for name, size in sizes.items() if size > 400}

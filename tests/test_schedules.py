@@ -65,11 +65,11 @@ def test_keras3_ignores_the_removed_decay_argument():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: schedules.time_based_decay(-0.1, 0.1, [0]), "lr0 must be positive"),
-        (lambda: schedules.time_based_decay(0.1, -1, [0]), "decay must be non-negative"),
+        (lambda: schedules.time_based_decay(-0.1, 0.1, [0]), "lr0 must be a positive number"),
+        (lambda: schedules.time_based_decay(0.1, -1, [0]), "decay must be a non-negative number"),
         (lambda: schedules.recursive_time_based_decay(0.1, 0.1, 0), "epochs must be a positive integer"),
         (lambda: schedules.step_decay(1, epochs_drop=0), "epochs_drop must be a positive integer"),
-        (lambda: schedules.exponential_decay(1, lr0="0.1"), "lr0 must be a finite number"),
+        (lambda: schedules.exponential_decay(1, lr0="0.1"), "lr0 must be a number"),
     ],
 )
 def test_bad_schedule_arguments_name_the_parameter(call, message):

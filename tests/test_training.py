@@ -118,7 +118,7 @@ def test_divergence_on_the_keras_path_fills_the_remaining_epochs():
 
 def test_early_stopping_stops_and_restores():
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, min_delta=10.0, restore_best_weights=True)
-    record, model = ln.train(ln.RunConfig(learning_rate=0.1, epochs=50, callbacks=[stopper]), return_model=True)
+    record, model = ln.train_with_model(ln.RunConfig(learning_rate=0.1, epochs=50, callbacks=[stopper]))
     assert record["epoch"].max() == 3  # epoch 1 is the best with min_delta=10, then 2 epochs of patience
     blobs = ln.load_blobs()
     loss = keras.losses.categorical_crossentropy(blobs.y_val, model(blobs.x_val)).numpy().mean()
@@ -135,7 +135,7 @@ def test_callbacks_are_copied_for_every_run():
 
 
 def test_return_model_of_a_stacked_run_has_its_weights():
-    record, model = ln.train(ln.RunConfig(learning_rate=0.1, epochs=3), seed=5, return_model=True)
+    record, model = ln.train_with_model(ln.RunConfig(learning_rate=0.1, epochs=3), seed=5)
     blobs = ln.load_blobs()
     accuracy = (model(blobs.x_test).numpy().argmax(1) == blobs.labels("test")).mean()
     assert accuracy == pytest.approx(record["test_accuracy"].iloc[-1])
@@ -194,3 +194,20 @@ def test_the_rate_column_is_the_rate_of_each_epochs_last_update_for_every_kind_o
         last_update = int(ranged["updates"].iloc[epoch])
         assert ranged["learning_rate"].iloc[epoch] == pytest.approx(run.rates[last_update - 1], rel=1e-6)
     assert len(run.rates) == ranged["updates"].iloc[-1]
+
+
+def test_a_configuration_is_read_only_after_validation():
+    config = ln.RunConfig(options={"momentum": 0.9})
+    with pytest.raises(TypeError):
+        config.options["momentum"] = 0.5
+    with pytest.raises(AttributeError):
+        config.epochs = 3
+    assert config.replace(options={"momentum": 0.5}).options["momentum"] == 0.5
+
+
+def test_train_returns_a_record_and_train_with_model_a_record_and_a_model():
+    config = ln.RunConfig(learning_rate=0.1, epochs=2)
+    record = ln.train(config, seed=1)
+    assert isinstance(record, pd.DataFrame)
+    same, model = ln.train_with_model(config, seed=1)
+    assert _same(record, same) and isinstance(model, keras.Model)

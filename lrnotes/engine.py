@@ -1,0 +1,154 @@
+"""The epoch loop that both engines share, and the pieces they have in common.
+
+An engine trains the runs of one configuration (several seeds, or several
+configurations that stack) epoch by epoch, as Keras' ``fit`` does, and
+records what :mod:`lrnotes.records` describes. :mod:`lrnotes.engine_stacked`
+trains dense networks side by side in one graph; :mod:`lrnotes.engine_keras`
+trains one seed at a time through a real ``keras.Model`` (callbacks,
+convolutional networks).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lrnotes._runtime import keras, tf
+from lrnotes.config import RunConfig
+from lrnotes.data import Dataset
+from lrnotes.records import EpochResult, Recorder
+
+__all__ = ["EVAL_CHUNK", "ROW_ALIGNMENT", "Engine", "correct_predictions", "evaluation_chunks", "loss_function", "padded"]
+
+#: Examples per evaluation chunk.
+EVAL_CHUNK = 4096
+#: Rows and weight arrays are padded to multiples of this many elements.
+ROW_ALIGNMENT = 16
+def padded(rows: int) -> int:
+    """``rows`` rounded up to a multiple of 16 (a full AVX-512 vector of floats)."""
+    return -(-rows // ROW_ALIGNMENT) * ROW_ALIGNMENT
+
+
+
+def loss_function(dataset: Dataset):
+    """Per-example loss as Keras computes it (from the logits behind the output activation)."""
+    if dataset.binary:
+        return keras.losses.binary_crossentropy
+    return keras.losses.categorical_crossentropy
+
+
+def correct_predictions(dataset: Dataset, y_true, y_pred):
+    """Per-example accuracy as Keras' ``"accuracy"`` metric computes it."""
+    if dataset.binary:
+        return tf.cast(tf.equal(y_true[..., 0], tf.cast(y_pred[..., 0] > 0.5, y_true.dtype)), tf.float32)
+    return tf.cast(tf.equal(tf.argmax(y_true, axis=-1), tf.argmax(y_pred, axis=-1)), tf.float32)
+
+
+def evaluation_chunks(dataset: Dataset) -> tuple[list[tuple[Any, Any]], dict[str, slice]]:
+    """Training, validation then test examples, zero-padded to a multiple of 16 rows, in chunks.
+
+    Returns the chunks and, for each split, its slice of the concatenated rows.
+    """
+    parts = [dataset.split(name) for name in ("train", "validation", "test")]
+    x = np.concatenate([features for features, _ in parts])
+    y = np.concatenate([targets for _, targets in parts])
+    bounds = np.cumsum([0, *(features.shape[0] for features, _ in parts)])
+    slices = {name: slice(int(bounds[i]), int(bounds[i + 1])) for i, name in enumerate(("train", "val", "test"))}
+    rows = x.shape[0]
+    padding = padded(rows) - rows
+    x = np.concatenate([x, np.zeros((padding, *x.shape[1:]), x.dtype)])
+    y = np.concatenate([y, np.zeros((padding, *y.shape[1:]), y.dtype)])
+    chunks = [
+        (tf.constant(x[start : start + EVAL_CHUNK]), tf.constant(y[start : start + EVAL_CHUNK]))
+        for start in range(0, x.shape[0], EVAL_CHUNK)
+    ]
+    return chunks, slices
+
+
+class Engine:
+    """The epoch loop shared by both engines.
+
+    Subclasses provide ``_first_evaluation()`` and ``_epoch(order, callbacks)``,
+    each returning an :class:`EpochResult` (``_epoch`` trains one epoch on
+    the given ``[S, n]`` order first), and ``_rates_used()``: the rate of the
+    last update made (before any update: the rate of the first one).
+
+    The loop follows Keras 3's ``fit`` (``keras/src/backend/tensorflow/trainer.py``):
+    ``on_epoch_end`` gets ``fit``'s logs, the running means of the epoch's
+    batches and ``val_*`` on the validation split, also when they are NaN;
+    training stops only when a callback sets ``model.stop_training``; and
+    ``on_train_end`` gets the last epoch's logs.
+    """
+
+    config: RunConfig
+    seeds: list[int]
+    optimizer: keras.optimizers.Optimizer
+    model: keras.Model | None = None
+
+    def _setup_evaluation(self) -> None:
+        self.eval_chunks, self.split_rows = evaluation_chunks(self.dataset)
+
+    def _metrics(self, result: EpochResult) -> dict[str, np.ndarray]:
+        loss, correct = (np.asarray(output, dtype=np.float64) for output in (result.loss, result.correct))
+        count = len(self.seeds)
+        metrics = {}
+        if result.examples:
+            # fit's metrics: float32 totals divided by the float32 count
+            examples = np.float32(result.examples)
+            with np.errstate(invalid="ignore", over="ignore"):
+                metrics["loss"] = (np.asarray(result.loss_total, np.float32) / examples).astype(np.float64)
+                metrics["accuracy"] = (np.asarray(result.correct_total, np.float32) / examples).astype(np.float64)
+        else:
+            metrics["loss"] = metrics["accuracy"] = np.full(count, np.nan)
+        # float64 means over each seed's row: the same order whatever the stack size
+        with np.errstate(invalid="ignore", over="ignore"):
+            for split, rows in self.split_rows.items():
+                metrics[f"{split}_loss"] = loss[:, rows].mean(axis=1)
+                metrics[f"{split}_accuracy"] = correct[:, rows].mean(axis=1)
+        return metrics
+
+    def run(self, on_epoch: Callable[[float], None] | None = None) -> pd.DataFrame:
+        """Train; ``on_epoch(runs)`` reports progress in (fractions of) runs."""
+        config = self.config
+        reported = 0.0
+        recorder = Recorder(config, self.seeds)
+        generators = [np.random.default_rng(seed) for seed in self.seeds]
+        n = self.dataset.x_train.shape[0]
+        callbacks = self._callback_list()
+        callbacks.on_train_begin()
+        start = time.perf_counter()
+        first = self._first_evaluation()
+        recorder.add(0, self._metrics(first), self._rates_used(), time.perf_counter() - start, 0)
+        logs = None
+        for epoch in range(1, config.epochs + 1):
+            start = time.perf_counter()
+            order = np.stack([generator.permutation(n) for generator in generators]).astype(np.int32)
+            callbacks.on_epoch_begin(epoch - 1)
+            result = self._epoch(order, callbacks)
+            metrics = self._metrics(result)
+            rates = self._rates_used()
+            if self.model is not None:  # one run with a real keras.Model: fit's logs to its callbacks
+                logs = {name: float(metrics[name][0]) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
+                callbacks.on_epoch_end(epoch - 1, logs)
+            recorder.add(epoch, metrics, rates, time.perf_counter() - start, result.updates)
+            if on_epoch is not None:
+                on_epoch(len(self.seeds) / config.epochs)
+                reported += len(self.seeds) / config.epochs
+            if self.model is not None and self.model.stop_training:
+                break
+        callbacks.on_train_end(logs)
+        if on_epoch is not None and len(self.seeds) - reported > 1e-9:
+            on_epoch(len(self.seeds) - reported)  # stopped early: the run is done
+        return recorder.frame()
+
+    def _callback_list(self) -> keras.callbacks.CallbackList:
+        return keras.callbacks.CallbackList([], model=self.model)
+
+    def _rates_used(self):
+        raise NotImplementedError
+
+
