@@ -57,3 +57,36 @@ def at_least_as_high(a: Sequence[float], b: Sequence[float], *, paired: bool = T
 def at_most_as_high(a: Sequence[float], b: Sequence[float], *, paired: bool = True) -> bool:
     """Whether ``a`` is not higher than ``b``: the 80 % interval of ``a - b`` reaches below zero."""
     return ln.difference(a, b, paired=paired, confidence=UNCLEAR).low < 0
+
+
+#: A per-seed gap smaller than this share of the seeds' spread counts as a tie:
+#: another seed, or another processor's rounding, moves a measure by about that.
+SPREAD_SHARE = 0.2
+
+
+def spread_resolution(*per_seed: Sequence[float], floor: float = 0.0) -> float:
+    """The resolution of an "every seed" claim: a fifth of the largest standard deviation over seeds.
+
+    ``per_seed`` are the settings compared, one value per seed each (missing
+    values are ignored); ``floor`` is a smallest resolution, such as one test
+    example for an accuracy.
+    """
+    import numpy as np
+
+    spreads = [float(np.nanstd(np.asarray(values, dtype=float), ddof=1)) for values in per_seed]
+    return max(floor, SPREAD_SHARE * max(spreads))
+
+
+def in_every_seed(a: Sequence[float], b: Sequence[float], margin: float) -> bool:
+    """Whether every seed's ``a - b`` exceeds ``margin`` (a resolution, see :func:`spread_resolution`)."""
+    import numpy as np
+
+    return bool(np.all(np.asarray(a, dtype=float) - np.asarray(b, dtype=float) > margin))
+
+
+def standard_error(values: Sequence[float]) -> float:
+    """The standard error of the mean of ``values`` (one per seed)."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    return float(np.std(values, ddof=1) / np.sqrt(values.size))

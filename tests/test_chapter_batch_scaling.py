@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 from claims import CLEAR, at_least_as_high, at_most_as_high, clearly_higher, clearly_lower, no_clear_difference
+from claims import spread_resolution as fifth_of_spread
 from lrnotes import difference
 
 pytestmark = [pytest.mark.book, pytest.mark.claims]
@@ -48,11 +48,6 @@ def rule(values, name):
 def examples(name, difference_of_accuracies):
     """A difference of test accuracies in test examples (an exact count, up to float rounding)."""
     return round(difference_of_accuracies / ONE_TEST_EXAMPLE[name])
-
-
-def fifth_of_spread(*per_seed):
-    """A fifth of the largest standard deviation over seeds of the given per-seed values."""
-    return max(np.std(values, ddof=1) for values in per_seed) / 5
 
 
 def trains(values, name):

@@ -21,6 +21,7 @@ import pytest
 from scipy import stats
 
 from claims import at_least_as_high, clearly_higher
+from claims import spread_resolution as fifth_of_spread
 
 pytestmark = [pytest.mark.book, pytest.mark.claims]
 
@@ -36,11 +37,6 @@ ONE_TEST_POINT = 1 / 500
 def in_test_points(difference):
     """A difference of test accuracies in test points (an exact count, up to float rounding)."""
     return round(difference / ONE_TEST_POINT)
-
-
-def fifth_of_spread(*per_seed):
-    """A fifth of the largest standard deviation over seeds of the given per-seed values."""
-    return max(np.std(values, ddof=1) for values in per_seed) / 5
 
 
 def test_the_test_points_are_easier_than_the_population(values):

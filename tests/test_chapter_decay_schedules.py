@@ -28,6 +28,7 @@ from claims import (
     clearly_lower,
     no_clear_difference,
 )
+from claims import spread_resolution as resolution
 
 from lrnotes import difference
 
@@ -43,11 +44,6 @@ EXAMPLE = 1 / 500
 def seeds(values, name, key, measure):
     """One setting's per-seed values of a measure, as an array (None, never reached, as NaN)."""
     return np.array(values[name][key][measure], dtype=float)
-
-
-def resolution(*settings):
-    """A fifth of the seeds' standard deviation of a measure, the larger over the settings given."""
-    return max(np.std(np.asarray(s, dtype=float), ddof=1) for s in settings) / 5
 
 
 def every_seed_lower(a, b, res):

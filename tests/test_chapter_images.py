@@ -17,12 +17,12 @@ steadier.
 from __future__ import annotations
 
 import math
-import statistics
 
 import pytest
 
 import lrnotes as ln
 from claims import at_least_as_high, at_most_as_high, clearly_higher, clearly_lower, no_clear_difference
+from claims import spread_resolution
 
 pytestmark = [pytest.mark.book, pytest.mark.claims]
 
@@ -52,16 +52,6 @@ def paired(values, key, a, b):
 def both(values, key, a, b):
     """The per-seed lists of configurations a and b, for the claims.py checks."""
     return values[key][a], values[key][b]
-
-
-def spread_resolution(*series):
-    """A fifth of the seeds' standard deviation (mean over the configurations compared).
-
-    The resolution of a per-seed claim on a measure that is not a count of test
-    images (jitter, a tuning score): a per-seed gap smaller than this is within
-    what another seed, or another CPU's rounding, moves the measure by.
-    """
-    return sum(statistics.stdev(values) for values in series) / len(series) / 5
 
 
 def grid_step(values, name, rate):

@@ -15,6 +15,7 @@ import pytest
 
 import lrnotes as ln
 from claims import no_clear_difference
+from claims import spread_resolution as epoch_resolution
 
 pytestmark = [pytest.mark.book, pytest.mark.claims]
 
@@ -22,11 +23,6 @@ CHAPTER = "introduction"
 
 #: One of the 500 test points, the smallest change of a test accuracy.
 ONE_TEST_POINT = 1 / 500
-
-
-def epoch_resolution(*per_seed):
-    """A fifth of the largest standard deviation over seeds of the given epoch counts."""
-    return max(np.std(values, ddof=1) for values in per_seed) / 5
 
 
 def test_classes_overlap(values):

@@ -21,6 +21,7 @@ import pytest
 
 import lrnotes as ln
 from claims import CLEAR, at_least_as_high, at_most_as_high, clearly_higher, clearly_lower, no_clear_difference
+from claims import spread_resolution
 
 pytestmark = [pytest.mark.book, pytest.mark.claims]
 
@@ -38,11 +39,6 @@ def paired(values, name, a, b, *, glued=None):
     if glued is not None:
         assert str(result) == values[glued], (glued, str(result))
     return result
-
-
-def spread_resolution(*per_seed):
-    """A fifth of the largest standard deviation over seeds of the given measures."""
-    return max(np.std(np.asarray(values, dtype=float), ddof=1) for values in per_seed) / 5
 
 
 def ranked(by_rate):

@@ -29,6 +29,7 @@ from claims import (
     clearly_lower,
     no_clear_difference,
 )
+from claims import spread_resolution as resolution
 
 pytestmark = [pytest.mark.book, pytest.mark.claims]
 
@@ -47,11 +48,6 @@ def _seeds(values, name, column):
 
 def _large(values, name, column):
     return np.asarray(values["modern_large_seeds"][name][column], dtype=float)
-
-
-def resolution(*settings):
-    """A fifth of the seeds' standard deviation of a measure, the larger over the settings given."""
-    return max(np.std(np.asarray(s, dtype=float), ddof=1) for s in settings) / 5
 
 
 def test_written_formulas_match_the_keras_objects(values):

@@ -24,6 +24,7 @@ import pytest
 
 import lrnotes as ln
 from claims import at_most_as_high, clearly_higher, clearly_lower, no_clear_difference
+from claims import in_every_seed as clearly_above_in_every_seed, spread_resolution as resolution, standard_error
 
 pytestmark = [pytest.mark.book, pytest.mark.claims]
 
@@ -34,24 +35,9 @@ CHAPTER = "momentum"  # the `values` fixture (conftest.py) reads its glued numbe
 ONE_TEST_POINT = 1 / 500
 
 
-def resolution(*per_seed, floor=0.0):
-    """A fifth of the largest standard deviation over seeds of the given values, at least ``floor``."""
-    return max(floor, *(np.std(np.asarray(values, dtype=float), ddof=1) / 5 for values in per_seed))
-
-
 def accuracy_resolution(*per_seed):
     """The resolution of a test accuracy: at least one test point."""
     return resolution(*per_seed, floor=ONE_TEST_POINT)
-
-
-def standard_error(values):
-    values = np.asarray(values, dtype=float)
-    return float(np.std(values, ddof=1) / math.sqrt(values.size))
-
-
-def clearly_above_in_every_seed(a, b, margin):
-    """Each seed's ``a - b`` exceeds ``margin``."""
-    return bool(np.all(np.subtract(a, b) > margin))
 
 
 def seeds(values, name):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from claims import at_least_as_high, clearly_higher, clearly_lower
+from claims import spread_resolution as epoch_resolution
 
 pytestmark = [pytest.mark.book, pytest.mark.claims]
 
@@ -35,11 +36,6 @@ EXAMPLE = 1 / 500
 def per_seed(values, patience, measure):
     """One patience's per-seed values of a measure (None, never happened, as NaN)."""
     return np.array(values["plateau_seeds"][patience][measure], dtype=float)
-
-
-def epoch_resolution(*epochs):
-    """A fifth of the seeds' standard deviation of an epoch measure (the larger over the settings given)."""
-    return max(np.nanstd(np.asarray(e, dtype=float), ddof=1) for e in epochs) / 5
 
 
 def test_each_patience_first_cuts_where_the_uncut_run_first_stalls_that_long(values):

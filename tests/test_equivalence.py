@@ -19,24 +19,11 @@ import numpy as np
 import pytest
 
 import lrnotes as ln
+from replay import engine_batches
 import keras
-import tensorflow as tf
 
 SEEDS = [0, 1, 2, 3, 4]
 EPOCHS = 15
-
-
-def _engine_batches(config: ln.RunConfig, seed: int):
-    """The batches the engine trains on, in its order: one shuffle per epoch."""
-    dataset = config.dataset
-    n, batch = dataset.x_train.shape[0], config.effective_batch_size
-    generator = np.random.default_rng(seed)
-    orders = [generator.permutation(n) for _ in range(config.epochs)]
-    batches = [order[start : start + batch] for order in orders for start in range(0, n, batch)]
-    x, y = tf.constant(dataset.x_train), tf.constant(dataset.y_train)
-    return tf.data.Dataset.from_generator(
-        lambda: iter(batches), output_signature=tf.TensorSpec([None], tf.int64)
-    ).map(lambda index: (tf.gather(x, index), tf.gather(y, index)))
 
 
 def _fit_final(config: ln.RunConfig, seed: int) -> tuple[float, float]:
@@ -44,7 +31,7 @@ def _fit_final(config: ln.RunConfig, seed: int) -> tuple[float, float]:
     model = ln.build_model(config.model, dataset, seed)
     model.compile(optimizer=config.make_optimizer(), loss="categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(
-        _engine_batches(config, seed), epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+        engine_batches(config, seed), epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
         shuffle=False, verbose=0,
         validation_data=(dataset.x_val, dataset.y_val),
         callbacks=[copy.deepcopy(callback) for callback in config.callbacks],

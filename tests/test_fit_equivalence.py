@@ -27,9 +27,9 @@ import copy
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import lrnotes as ln
+from replay import engine_batches
 from lrnotes.engine_stacked import StackedDense
 
 UPDATES = 10
@@ -53,19 +53,6 @@ class _Capture(keras.callbacks.Callback):
             self.weights.append([np.array(w) for w in self.model.get_weights()])
 
 
-def _engine_batches(config: ln.RunConfig, seed: int):
-    """The batches the engine trains on, in its order: one shuffle per epoch."""
-    dataset = config.dataset
-    n, batch = dataset.x_train.shape[0], config.effective_batch_size
-    generator = np.random.default_rng(seed)
-    orders = [generator.permutation(n) for _ in range(config.epochs)]
-    batches = [order[start : start + batch] for order in orders for start in range(0, n, batch)]
-    x, y = tf.constant(dataset.x_train), tf.constant(dataset.y_train)
-    return tf.data.Dataset.from_generator(
-        lambda: iter(batches), output_signature=tf.TensorSpec([None], tf.int64)
-    ).map(lambda index: (tf.gather(x, index), tf.gather(y, index)))
-
-
 def _fit(config: ln.RunConfig, seed: int, *, build_first: bool = True):
     """``model.fit`` on the engine's batches: weights after the first updates, History, final weights.
 
@@ -82,7 +69,7 @@ def _fit(config: ln.RunConfig, seed: int, *, build_first: bool = True):
                   loss="binary_crossentropy" if dataset.binary else "categorical_crossentropy", metrics=["accuracy"])
     capture = _Capture(UPDATES)
     history = model.fit(
-        _engine_batches(config, seed), epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+        engine_batches(config, seed), epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
         shuffle=False, verbose=0, validation_data=(dataset.x_val, dataset.y_val),
         callbacks=[*(copy.deepcopy(callback) for callback in config.callbacks), capture],
     )
@@ -260,7 +247,7 @@ def test_a_nan_loss_reaches_the_callbacks_as_under_fit(terminate):
     dataset = config.dataset
     model = ln.build_model(config.model, dataset, 0)
     model.compile(optimizer=config.make_optimizer(), loss="categorical_crossentropy", metrics=["accuracy"])
-    model.fit(_engine_batches(config, 0), epochs=3, steps_per_epoch=config.steps_per_epoch, verbose=0, shuffle=False,
+    model.fit(engine_batches(config, 0), epochs=3, steps_per_epoch=config.steps_per_epoch, verbose=0, shuffle=False,
               validation_data=(dataset.x_val, dataset.y_val), callbacks=[*copy.deepcopy(callbacks), theirs])
     fit_updates = int(model.optimizer.iterations.numpy())
     record = ln.train(config.replace(callbacks=[*callbacks, ours]), seed=0)
