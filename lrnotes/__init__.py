@@ -23,7 +23,8 @@ __version__ = "0.1.0"
 #: Every public name, by the module that defines it.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "_runtime": ("keras", "tf"),
-    "analysis": ("REACH_WINDOW", "Difference", "difference", "epochs_to_reach", "final", "jitter", "summarize"),
+    "analysis": ("REACH_WINDOW", "Difference", "difference", "difference_text", "epochs_to_reach", "final",
+                 "final_values", "jitter", "seed_values", "summarize"),
     "cache": ("ResultCache", "default_cache_dir"),
     "callbacks": ("LearningRateMonitor", "current_learning_rate"),
     "config": ("RunConfig",),

@@ -15,7 +15,18 @@ import pandas as pd
 
 from lrnotes import validation
 
-__all__ = ["REACH_WINDOW", "Difference", "difference", "epochs_to_reach", "final", "jitter", "summarize"]
+__all__ = [
+    "REACH_WINDOW",
+    "Difference",
+    "difference",
+    "difference_text",
+    "epochs_to_reach",
+    "final",
+    "final_values",
+    "jitter",
+    "seed_values",
+    "summarize",
+]
 
 
 def _as_list(by: str | Sequence[str] | None) -> list[str]:
@@ -317,3 +328,61 @@ def difference(
     tail = (1 - confidence) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     return Difference(mean=centre, low=float(low), high=float(high), confidence=float(confidence), n=n, paired=paired)
+
+
+def final_values(records: pd.DataFrame, by: str | Sequence[str], metric: str) -> pd.Series:
+    """The final ``metric`` of every run, indexed by ``by`` and ``seed`` (for :func:`seed_values`).
+
+    Examples
+    --------
+    >>> records = pd.DataFrame({"lr": [0.1] * 4, "seed": [0, 0, 1, 1], "epoch": [0, 1, 0, 1],
+    ...                         "test_accuracy": [0.3, 0.8, 0.3, 0.7]})
+    >>> final_values(records, "lr", "test_accuracy").tolist()
+    [0.8, 0.7]
+    """
+    keys = [*_as_list(by), "seed"]
+    validation.columns(records, [*keys, metric])
+    return final(records, _as_list(by)).set_index(keys)[metric]
+
+
+def seed_values(values: pd.Series) -> dict:
+    """A per-run series as ``{setting: [value of each seed, in seed order]}`` (``None`` where missing).
+
+    ``values`` is indexed by one or more setting levels and a last level
+    ``seed``, as :func:`final_values`, :func:`jitter` and
+    :func:`epochs_to_reach` return them; several setting levels give tuple
+    keys. Plain floats, ready for :func:`lrnotes.record` and the claims tests.
+
+    Examples
+    --------
+    >>> index = pd.MultiIndex.from_tuples([(0.1, 1), (0.1, 0), (0.01, 0), (0.01, 1)], names=["lr", "seed"])
+    >>> seed_values(pd.Series([0.8, 0.7, 0.5, float("nan")], index=index))
+    {0.1: [0.7, 0.8], 0.01: [0.5, None]}
+    """
+    if not isinstance(values, pd.Series) or values.index.nlevels < 2 or values.index.names[-1] != "seed":
+        raise TypeError("values must be a pandas Series indexed by the settings and then 'seed'")
+    levels = list(range(values.index.nlevels - 1))
+    result = {}
+    for key, group in values.groupby(level=levels if len(levels) > 1 else levels[0], sort=False):
+        ordered = group.sort_index(level="seed")
+        result[key] = [None if pd.isna(value) else float(value) for value in ordered]
+    return result
+
+
+def difference_text(a: Sequence[float | None], b: Sequence[float | None], *, digits: int = 3,
+                    missing: str = "—") -> str:
+    """:func:`difference` of ``a`` and ``b`` as "mean [low, high]", or ``missing`` when a run lacks a value.
+
+    Examples
+    --------
+    >>> difference_text([0.84, 0.83, 0.85], [0.80, 0.81, 0.80])
+    '+0.037 [+0.020, +0.050]'
+    >>> difference_text([12.0, None], [10.0, 11.0], digits=1)
+    '—'
+    """
+    validation.integer("digits", digits, minimum=0)
+    a_values = np.asarray([np.nan if value is None else value for value in a], dtype=float)
+    b_values = np.asarray([np.nan if value is None else value for value in b], dtype=float)
+    if not (np.isfinite(a_values).all() and np.isfinite(b_values).all()):
+        return missing
+    return format(difference(a_values, b_values), f".{digits}f")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 __all__ = [
     "ARITHMETIC_PACKAGES",
+    "NOT_IN_REVISION",
     "NUMERIC_VARIABLES",
     "numeric_settings",
     "package_files",
@@ -50,8 +51,15 @@ _VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", 
                  "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "asimd", "sve")
 
 
+#: Package files that shape no record: ``profiles.yml`` only lists which runs each
+#: chapter asks for, and every run's cache key holds its whole configuration.
+NOT_IN_REVISION = frozenset({"profiles.yml"})
+
+
 def package_files(root: Path | None = None) -> list[Path]:
-    """Every file of the package (sources and vendored data), sorted, caches left out.
+    """Every file of the package that can shape a record (sources and vendored data), sorted.
+
+    Caches and :data:`NOT_IN_REVISION` are left out.
 
     Examples
     --------
@@ -64,6 +72,7 @@ def package_files(root: Path | None = None) -> list[Path]:
         path
         for path in root.rglob("*")
         if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo")
+        and path.name not in NOT_IN_REVISION
     )
 
 

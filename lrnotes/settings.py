@@ -1,16 +1,20 @@
 """Notebook parameters: the ``full`` and ``quick`` profiles, validated before any training.
 
 Every chapter has a papermill ``parameters`` cell (``profile`` and a few
-optional overrides) followed by one call of :func:`choose`, which states both
-profiles' settings in the open and checks every value, so a bad parameter
-fails at once with a message naming it.
+optional overrides) followed by one call of :func:`choose`, which reads the
+chapter's two profiles from ``lrnotes/profiles.yml`` (one section per
+chapter, out of the reader's way) and checks every value, so a bad parameter
+fails at once with a message naming it. The page shows one line: what this
+run uses.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import numbers
 from collections.abc import Mapping
+from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
@@ -30,8 +34,11 @@ class Settings(Mapping):
     (20, 'quick')
     """
 
-    def __init__(self, profile: str, values: dict[str, Any]):
+    def __init__(self, profile: str, values: dict[str, Any], *, chapter: str | None = None,
+                 overridden: tuple[str, ...] = ()):
         object.__setattr__(self, "_values", MappingProxyType(dict(values, profile=profile)))
+        object.__setattr__(self, "_chapter", chapter)
+        object.__setattr__(self, "_overridden", tuple(overridden))
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -53,6 +60,30 @@ class Settings(Mapping):
 
     def __repr__(self) -> str:
         return "Settings(" + ", ".join(f"{key}={value!r}" for key, value in self._values.items()) + ")"
+
+    def summary(self) -> str:
+        """One line: the profile, the seeds, what was overridden and where the rest is.
+
+        Examples
+        --------
+        >>> choose("full", full={"seeds": [0, 1, 2], "epochs": 200}, quick={"seeds": [0], "epochs": 5},
+        ...        epochs=50).summary()
+        'This run: the full profile, 3 seeds (0, 1, 2); set by its parameters: epochs = 50.'
+        """
+        profile = self._values["profile"]
+        parts = [f"This run: the {profile} profile"]
+        seeds = self._values.get("seeds")
+        if isinstance(seeds, list):
+            parts[0] += f", {len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({', '.join(map(str, seeds))})"
+        if self._overridden:
+            parts.append("set by its parameters: " + ", ".join(
+                f"{name} = {self._values[name]!r}" for name in self._overridden))
+        if self._chapter:
+            parts.append(f"every setting is in section `{self._chapter}` of `lrnotes/profiles.yml`")
+        return "; ".join(parts) + "."
+
+    def _repr_markdown_(self) -> str:
+        return self.summary()
 
 
 def _is_int(value: Any) -> bool:
@@ -87,7 +118,29 @@ def _check(name: str, value: Any) -> Any:
     return items if items is not None else value
 
 
-def choose(profile: str, *, full: Mapping[str, Any], quick: Mapping[str, Any], **overrides: Any) -> Settings:
+@functools.lru_cache(maxsize=1)
+def chapter_profiles() -> dict[str, dict[str, dict[str, Any]]]:
+    """Every chapter's ``full`` and ``quick`` settings, from ``lrnotes/profiles.yml``.
+
+    Examples
+    --------
+    >>> sorted(chapter_profiles()["learning_rate"])
+    ['full', 'quick']
+    """
+    import yaml
+
+    text = resources.files("lrnotes").joinpath("profiles.yml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def choose(
+    profile: str,
+    *,
+    chapter: str | None = None,
+    full: Mapping[str, Any] | None = None,
+    quick: Mapping[str, Any] | None = None,
+    **overrides: Any,
+) -> Settings:
     """The settings of ``profile``, with overrides, validated.
 
     Parameters
@@ -95,8 +148,12 @@ def choose(profile: str, *, full: Mapping[str, Any], quick: Mapping[str, Any], *
     profile : {"full", "quick"}
         ``"full"`` gives the book's settings; ``"quick"`` a smoke test that runs
         in seconds (fewer seeds, epochs and sweep points).
-    full, quick : mapping
-        The settings of each profile; both must have the same names.
+    chapter : str, optional
+        A section of ``lrnotes/profiles.yml``, whose ``full`` and ``quick``
+        settings are used (the chapters of the book pass their name).
+    full, quick : mapping, optional
+        The settings of each profile, given directly instead of ``chapter``;
+        both must have the same names.
     **overrides
         Values that replace the profile's (``None`` keeps the profile's value),
         typically the notebook's own parameters such as ``seeds`` or ``epochs``.
@@ -128,6 +185,15 @@ def choose(profile: str, *, full: Mapping[str, Any], quick: Mapping[str, Any], *
     """
     if not isinstance(profile, str) or profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of: {', '.join(PROFILES)}")
+    if chapter is not None:
+        if full is not None or quick is not None:
+            raise ValueError("give either chapter or full and quick, not both")
+        sections = chapter_profiles()
+        if chapter not in sections:
+            raise ValueError(f"unknown chapter {chapter!r}; profiles.yml has: {', '.join(sorted(sections))}")
+        full, quick = sections[chapter]["full"], sections[chapter]["quick"]
+    if full is None or quick is None:
+        raise ValueError("give the settings: chapter (a section of profiles.yml), or full and quick")
     if set(full) != set(quick):
         raise ValueError(f"full and quick must define the same settings; they differ in {sorted(set(full) ^ set(quick))}")
     values = dict(full if profile == "full" else quick)
@@ -137,7 +203,8 @@ def choose(profile: str, *, full: Mapping[str, Any], quick: Mapping[str, Any], *
         if value is not None:
             values[name] = value
     checked = {name: _check(name, value) for name, value in values.items()}
-    settings = Settings(profile, checked)
+    overridden = tuple(name for name, value in overrides.items() if value is not None)
+    settings = Settings(profile, checked, chapter=chapter, overridden=overridden)
     _record(settings)
     return settings
 

@@ -55,3 +55,16 @@ def test_the_table_check_can_fail():
         "text/html": "<table><tr><th>()</th><td>NaN</td></tr></table>", "text/plain": "table"})]
     notebook.cells = [cell]
     assert _tables(notebook) == [(1, ["()", "NaN"])]
+
+
+@pytest.mark.parametrize("chapter", [chapter.name for chapter in chapters(ROOT)])
+def test_the_install_cell_is_a_no_op_and_the_settings_show_one_line(chapter, executed):
+    notebook = nbformat.read(executed(chapter), as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"
+            and "injected-parameters" not in cell.metadata.get("tags", [])]
+    assert code[0].outputs == [], f"{chapter}: the install cell printed something in the build"
+    parameters = next(index for index, cell in enumerate(code) if "parameters" in cell.metadata.get("tags", []))
+    shown = [output for output in code[parameters + 1].outputs if output.get("output_type") == "execute_result"]
+    assert len(shown) == 1, f"{chapter}: the settings cell should show one result"
+    line = shown[0]["data"].get("text/markdown", "")
+    assert line.startswith("This run: the ") and "\n" not in line.strip(), line

@@ -151,3 +151,60 @@ def test_no_module_imports_another_modules_private_name():
 def test_modules_stay_small():
     sizes = {path.name: len(path.read_text(encoding="utf-8").splitlines()) for path in (ROOT / "lrnotes").glob("*.py")}
     assert max(sizes.values()) <= 430, {name: size for name, size in sizes.items() if size > 400}
+
+
+# --------------------------------------------------------------------------
+# The reader's page (issue 12)
+
+INSTALL_LINE = re.compile(r'get_ipython\(\)\.run_line_magic\("pip", "install --quiet git\+(?P<url>[^"]+)"\)')
+TRAINS_OR_DRAWS = re.compile(r"ln\.(sweep|train|train_many|train_with_model|optimizer_paths?|plot_\w+)\(|plt\.|\.plot\(|"
+                             r"ax\.|fig\b|ln\.optimizer_path")
+
+
+def _repository_url() -> str:
+    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]["url"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_the_first_code_cell_installs_lrnotes_where_it_is_missing_from_the_configured_repository(path):
+    first = next(cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+    assert 'if importlib.util.find_spec("lrnotes") is None:' in first.source
+    match = INSTALL_LINE.search(first.source)
+    assert match, "the first code cell must pip-install lrnotes when it is missing (for Colab)"
+    assert match["url"] == _repository_url(), "the install address and _config.yml's repository.url differ"
+    assert first.source.index("find_spec") < first.source.index("import lrnotes"), "install before importing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_the_page_shows_ideas_and_hides_plumbing(path):
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    parameters = next(index for index, cell in enumerate(code) if "parameters" in cell.metadata.get("tags", []))
+    settings = code[parameters + 1]
+    assert "full=" not in settings.source and "chapter=" in settings.source, "profiles live in lrnotes/profiles.yml"
+    assert settings.source.rstrip().endswith("settings"), "the settings cell shows its one line"
+    # the first screen: the title and the idea in prose come before any code
+    first_code = notebook.cells.index(code[0])
+    prose = " ".join(cell.source for cell in notebook.cells[:first_code] if cell.cell_type == "markdown")
+    assert len(prose.split()) >= 60, "the chapter's idea comes before the Setup section"
+    for index, cell in enumerate(code):
+        tags = set(cell.metadata.get("tags", []))
+        hidden = bool(tags & {"hide-input", "remove-input", "remove-cell"})
+        if "ln.record(" in cell.source:
+            assert hidden, f"code cell {index} glues numbers: plumbing, hide its input"
+        if hidden or index in (0, parameters, parameters + 1):
+            continue
+        shows = bool(TRAINS_OR_DRAWS.search(cell.source)) or isinstance(ast.parse(cell.source).body[-1], ast.Expr)
+        assert shows, f"code cell {index} neither trains, draws nor displays: plumbing, hide its input\n{cell.source}"
+
+
+def test_no_notebook_defines_a_helper_another_notebook_defines():
+    defined: dict[str, list[str]] = {}
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                for node in ast.parse(cell.source).body:
+                    if isinstance(node, ast.FunctionDef):
+                        defined.setdefault(node.name, []).append(path.stem)
+    shared = {name: chapters for name, chapters in defined.items() if len(chapters) > 1}
+    assert not shared, f"helpers defined in several chapters belong in the package: {shared}"
