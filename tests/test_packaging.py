@@ -157,8 +157,10 @@ def test_modules_stay_small():
 # The reader's page (issue 12)
 
 INSTALL_LINE = re.compile(r'get_ipython\(\)\.run_line_magic\("pip", "install --quiet git\+(?P<url>[^"]+)"\)')
-TRAINS_OR_DRAWS = re.compile(r"ln\.(sweep|train|train_many|train_with_model|optimizer_paths?|plot_\w+)\(|plt\.|\.plot\(|"
-                             r"ax\.|fig\b|ln\.optimizer_path")
+#: What a visible cell may do besides ending with a displayed expression: train (through lrnotes or a
+#: chapter's own run function), draw, or print what the prose reads.
+TRAINS_OR_DRAWS = re.compile(r"\b(sweep|train\w*|optimizer_paths?|range_test\w*|plot_\w+)\(|plt\.|\.plot\(|"
+                             r"\bax\.|\bfig\b|\bprint\(|display\(")
 
 
 def _repository_url() -> str:
