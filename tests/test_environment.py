@@ -191,6 +191,17 @@ def test_records_are_identical_whichever_import_comes_first():
     assert results[""] == results["import keras"] == results["import tensorflow"]
 
 
+def test_the_first_cell_of_a_chapter_is_silent_without_a_log_level_set():
+    # A chapter's first cell sets lrnotes up, then imports keras: TensorFlow's C++ start-up
+    # notices (written to descriptor 2 whatever TF_CPP_MIN_LOG_LEVEL says) are filtered.
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", "import lrnotes as ln\nln.setup_notebook()\nimport keras\n"
+                           "keras.ops.convert_to_numpy(keras.ops.ones(2) + 1)\n"],
+                          capture_output=True, text=True, timeout=300, env=environment)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == "", done.stderr
+
+
 def test_importing_after_tensorflow_ran_with_other_threads_is_a_clear_error():
     done = _run("import tensorflow as tf\ntf.constant(1.0) + 1\nimport lrnotes\n")
     assert done.returncode != 0

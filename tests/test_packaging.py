@@ -210,3 +210,13 @@ def test_no_notebook_defines_a_helper_another_notebook_defines():
                         defined.setdefault(node.name, []).append(path.stem)
     shared = {name: chapters for name, chapters in defined.items() if len(chapters) > 1}
     assert not shared, f"helpers defined in several chapters belong in the package: {shared}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_the_first_cell_sets_lrnotes_up_before_importing_keras(path):
+    # TensorFlow writes its C++ start-up notices to descriptor 2 whatever TF_CPP_MIN_LOG_LEVEL says;
+    # loaded by ln.setup_notebook(), it starts with them filtered, so the page shows no stderr.
+    first = next(cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code").source
+    setup = first.index("ln.setup_notebook()")
+    for module in ("import keras", "from keras", "import tensorflow", "from tensorflow"):
+        assert module not in first[:setup], f"{module!r} comes before ln.setup_notebook()"
