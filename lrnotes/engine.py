@@ -104,10 +104,13 @@ class Engine:
                 metrics["accuracy"] = (np.asarray(result.correct_total, np.float32) / examples).astype(np.float64)
         else:
             metrics["loss"] = metrics["accuracy"] = np.full(count, np.nan)
+        # evaluate's losses include the regularisation term, the same for every example
+        penalty = np.zeros(count) if result.penalty is None else np.asarray(result.penalty, dtype=np.float64)
+        metrics["penalty"] = penalty
         # float64 means over each seed's row: the same order whatever the stack size
         with np.errstate(invalid="ignore", over="ignore"):
             for split, rows in self.split_rows.items():
-                metrics[f"{split}_loss"] = loss[:, rows].mean(axis=1)
+                metrics[f"{split}_loss"] = loss[:, rows].mean(axis=1) + penalty
                 metrics[f"{split}_accuracy"] = correct[:, rows].mean(axis=1)
         return metrics
 

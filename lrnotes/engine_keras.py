@@ -57,10 +57,14 @@ class KerasRun(Engine):
         variables = model.trainable_variables
         self.optimizer.build(variables)
 
+        def penalty():
+            # the model's regularisation losses (kernel_regularizer), which fit adds to every loss
+            return tf.add_n(model.losses) if model.losses else tf.zeros([], tf.float32)
+
         def step(x_batch, y_batch):
             with tf.GradientTape() as tape:
                 probabilities = model(x_batch, training=True)
-                loss = tf.reduce_mean(self.loss_fn(y_batch, probabilities))
+                loss = tf.reduce_mean(self.loss_fn(y_batch, probabilities)) + penalty()
             self.optimizer.apply(tape.gradient(loss, variables), variables)
             return loss, tf.reduce_sum(correct_predictions(dataset, y_batch, probabilities))
 
@@ -70,7 +74,7 @@ class KerasRun(Engine):
                 probabilities = model(x, training=False)
                 losses.append(self.loss_fn(y, probabilities))
                 hits.append(correct_predictions(dataset, y, probabilities))
-            return tf.concat(losses, axis=0)[None], tf.concat(hits, axis=0)[None]
+            return tf.concat(losses, axis=0)[None], tf.concat(hits, axis=0)[None], penalty()[None]
 
         @tf.function(input_signature=[tf.TensorSpec([n], tf.int32)])
         def train_epoch(order):
@@ -105,8 +109,8 @@ class KerasRun(Engine):
         return self._rate
 
     def _first_evaluation(self):
-        loss, correct = self._evaluate()
-        return EpochResult(loss, correct)
+        loss, correct, penalty = self._evaluate()
+        return EpochResult(loss, correct, penalty=penalty)
 
     def _epoch(self, order: np.ndarray, callbacks):
         schedule = rate_setting(self.optimizer)
@@ -114,12 +118,12 @@ class KerasRun(Engine):
             # No callback runs between the epoch's updates: a rate variable
             # keeps the value it has now; a schedule moves with the steps.
             rate = current_learning_rate(self.optimizer)
-            loss, correct, loss_total, correct_total = self._train_epoch(tf.constant(order[0]))
+            loss, correct, penalty, loss_total, correct_total = self._train_epoch(tf.constant(order[0]))
             if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
                 rate = schedule_value(schedule, int(self.optimizer.iterations.numpy()) - 1)
             self._rate = rate
             return EpochResult(loss, correct, loss_total, correct_total, examples=order.shape[1],
-                                updates=self.config.steps_per_epoch)
+                                updates=self.config.steps_per_epoch, penalty=penalty)
         # Batch by batch, calling the batch hooks as fit does (and stopping
         # inside the epoch when a callback sets model.stop_training).
         batch = self.config.effective_batch_size
@@ -142,9 +146,9 @@ class KerasRun(Engine):
             callbacks.on_train_batch_end(index, running)
             if self.model.stop_training:
                 break
-        loss, correct = self._evaluate()
+        loss, correct, penalty = self._evaluate()
         return EpochResult(loss, correct, np.array([loss_total]), np.array([correct_total]),
-                            examples=examples, updates=updates)
+                            examples=examples, updates=updates, penalty=penalty)
 
 
 def schedule_value(schedule, step: int) -> float:

@@ -161,6 +161,16 @@ class StackedDense(Engine):
                 return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits), axis=-1)
             return tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits)
 
+        l2 = config.model.l2
+
+        def penalty():
+            # Keras' L2 regulariser on every kernel, l2 * sum(kernel ** 2), summed over the layers, per slot
+            if not l2:
+                return tf.zeros([size], tf.float32)
+            terms = [tf.reduce_sum(tf.square(self._weights(2 * layer, bias=False)), axis=[1, 2])
+                     for layer in range(len(self.activations))]
+            return tf.add_n([tf.constant(l2, tf.float32) * term for term in terms])
+
         def evaluate():
             losses, hits = [], []
             for x, y in self.eval_chunks:
@@ -169,7 +179,7 @@ class StackedDense(Engine):
                 logits = self._forward(x)
                 losses.append(per_example_loss(y, logits))
                 hits.append(correct_predictions(dataset, y, tf.sigmoid(logits) if binary else logits))
-            return tf.concat(losses, axis=1), tf.concat(hits, axis=1)
+            return tf.concat(losses, axis=1), tf.concat(hits, axis=1), penalty()
 
         @tf.function(
             input_signature=[
@@ -189,6 +199,8 @@ class StackedDense(Engine):
                 with tf.GradientTape() as tape:
                     logits = self._forward(x_batch)
                     batch_means = tf.reduce_sum(per_example_loss(y_batch, logits) * weights[step], axis=-1)
+                    if l2:
+                        batch_means = batch_means + penalty()
                     total = tf.reduce_sum(batch_means)
                 gradients = tape.gradient(total, self.variables)
                 self.optimizer.apply(gradients, self.variables)
@@ -227,15 +239,15 @@ class StackedDense(Engine):
         return tuple(output[:count] for output in outputs)
 
     def _first_evaluation(self):
-        loss, correct, _, _ = self._real_rows(self._train_epoch(*self._no_steps))
-        return EpochResult(loss, correct)
+        loss, correct, penalty, _, _ = self._real_rows(self._train_epoch(*self._no_steps))
+        return EpochResult(loss, correct, penalty=penalty)
 
     def _epoch(self, order: np.ndarray, callbacks):
         if self.spare:
             order = np.concatenate([order, np.repeat(order[-1:], self.spare, axis=0)])
-        loss, correct, loss_total, correct_total = self._real_rows(self._train_epoch(*self._batches(order)))
+        loss, correct, penalty, loss_total, correct_total = self._real_rows(self._train_epoch(*self._batches(order)))
         return EpochResult(loss, correct, loss_total, correct_total, examples=order.shape[1],
-                            updates=self.config.steps_per_epoch)
+                            updates=self.config.steps_per_epoch, penalty=penalty)
 
     def _batches(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Split each seed's shuffled order into batches padded to a common width.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lrnotes import validation
 from lrnotes._runtime import keras
 from lrnotes.data import Dataset
 
@@ -46,6 +47,12 @@ class MLP:
     kernel_initializer : str, default "he_uniform"
         Initializer of the hidden layers; the output layer keeps Keras'
         default (``glorot_uniform``), as in the classic tutorials.
+    l2 : float, default 0.0
+        L2 regularisation in the loss: every ``Dense`` kernel (hidden and
+        output, not the biases) gets ``kernel_regularizer=L2(l2)``, which
+        adds ``l2 * sum(kernel ** 2)`` to the loss that is minimised and, as
+        under ``fit``, to every loss that is reported (the record's
+        ``penalty`` column holds that term).
 
     Examples
     --------
@@ -58,9 +65,11 @@ class MLP:
     hidden: tuple[int, ...] = (50,)
     activation: str = "relu"
     kernel_initializer: str = "he_uniform"
+    l2: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", _check_units("hidden", self.hidden))
+        object.__setattr__(self, "l2", validation.number("l2", self.l2, low=0, low_open=False))
         keras.activations.get(self.activation)  # raises ValueError when unknown
         keras.initializers.get(self.kernel_initializer)
 
@@ -69,10 +78,15 @@ class MLP:
         layers = _input(dataset, seed, model="MLP", rank=1, needs="flat features", instead="use CNN or a flat data set")
         for units in self.hidden:
             layers.append(
-                keras.layers.Dense(units, activation=self.activation, kernel_initializer=self.kernel_initializer)
+                keras.layers.Dense(units, activation=self.activation, kernel_initializer=self.kernel_initializer,
+                                   kernel_regularizer=self.regularizer())
             )
-        layers.append(_output_layer(dataset))
+        layers.append(_output_layer(dataset, self.regularizer()))
         return keras.Sequential(layers)
+
+    def regularizer(self) -> keras.regularizers.Regularizer | None:
+        """``keras.regularizers.L2(l2)``, or ``None`` without regularisation."""
+        return keras.regularizers.L2(self.l2) if self.l2 else None
 
 
 @dataclass(frozen=True)
@@ -127,10 +141,10 @@ class CNN:
 ModelSpec = MLP | CNN
 
 
-def _output_layer(dataset: Dataset) -> keras.layers.Layer:
+def _output_layer(dataset: Dataset, regularizer: keras.regularizers.Regularizer | None = None) -> keras.layers.Layer:
     if dataset.binary:
-        return keras.layers.Dense(1, activation="sigmoid")
-    return keras.layers.Dense(dataset.output_units, activation="softmax")
+        return keras.layers.Dense(1, activation="sigmoid", kernel_regularizer=regularizer)
+    return keras.layers.Dense(dataset.output_units, activation="softmax", kernel_regularizer=regularizer)
 
 
 def build_model(spec: ModelSpec, dataset: Dataset, seed: int) -> keras.Model:

@@ -12,6 +12,10 @@ One row per seed and epoch, from epoch 0 (the initial weights) to the last.
   ``val_loss`` see them, and settings are chosen by them.
 - ``test_loss`` and ``test_accuracy`` are measured on the test split, which
   no choice has seen: the numbers the book reports.
+- ``penalty`` is the model's regularisation term (``MLP(l2=...)``:
+  ``l2`` times the sum of the squared kernels) after the epoch, 0 without
+  one. As under ``fit`` and ``evaluate``, every loss column includes it;
+  ``test_loss - penalty`` is the test cross-entropy.
 - ``learning_rate`` is the rate of the epoch's last update, whatever sets it
   (a schedule, ``ReduceLROnPlateau``, ``LearningRateScheduler``, a range
   test); at epoch 0, the rate of the first update. A rate cut at the end of
@@ -53,6 +57,7 @@ RECORD_COLUMNS = [
     "val_accuracy",
     "test_loss",
     "test_accuracy",
+    "penalty",
     "learning_rate",
     "seconds",
     "diverged",
@@ -68,6 +73,7 @@ METRIC_COLUMNS = {
     "val_accuracy": "accuracy on the validation split after the epoch",
     "test_loss": "loss on the test split after the epoch",
     "test_accuracy": "accuracy on the test split after the epoch",
+    "penalty": "the regularisation term of the weights after the epoch (0 without it), included in every loss",
 }
 
 @dataclass
@@ -79,7 +85,9 @@ class EpochResult:
     ``correct_total`` (``[S]``) sum, over the epoch's batches, each batch's
     mean loss times its size and its correct predictions, as ``fit``'s
     metrics accumulate them; ``examples`` is the number of examples those
-    batches held (0 before training) and ``updates`` the updates made.
+    batches held (0 before training) and ``updates`` the updates made;
+    ``penalty`` (``[S]``) is the regularisation term of the weights the
+    per-example losses were measured with.
     """
 
     loss: Any
@@ -88,6 +96,7 @@ class EpochResult:
     correct_total: Any = None
     examples: int = 0
     updates: int = 0
+    penalty: Any = None
 
 
 class Recorder:

@@ -130,6 +130,9 @@ CASES = {
     "lamb": BASE.replace(optimizer="lamb", learning_rate=0.01),
     "adafactor": BASE.replace(optimizer="adafactor", learning_rate=0.01),
     "muon": BASE.replace(optimizer="muon", learning_rate=0.01),
+    "l2 in the loss": BASE.replace(model=ln.MLP(l2=0.01), options={"momentum": 0.9}),
+    "adam with l2": BASE.replace(model=ln.MLP(l2=0.01), optimizer="adam", learning_rate=0.01),
+    "l2 one at a time": BASE.replace(model=ln.MLP(l2=0.01), options={"clipnorm": 1.0}),
     "clipvalue": BASE.replace(learning_rate=0.5, options={"clipvalue": 0.05}),
     "clipnorm": BASE.replace(learning_rate=0.5, options={"clipnorm": 0.1}),
     "gradient accumulation": BASE.replace(options={"momentum": 0.9, "gradient_accumulation_steps": 3}),
@@ -320,3 +323,15 @@ def test_only_elementwise_updates_stack():
     assert ln.can_stack(ln.RunConfig(options={"clipvalue": 1.0}))
     assert "callbacks" in stack_refusal(ln.RunConfig(callbacks=[keras.callbacks.History()]))
     assert "convolutional" in stack_refusal(ln.RunConfig(data="digits_images", model=ln.CNN()))
+
+
+@pytest.mark.slow
+def test_the_tolerances_see_a_missing_penalty():
+    """Without its L2 term the engine's run is told apart from fit's run with it."""
+    config, seed = CASES["l2 in the loss"], 3
+    fit_weights, history, _ = _fit(config, seed)
+    ours, record, _ = _engine(config.replace(model=ln.MLP()), seed, stacked=False)
+    with pytest.raises(AssertionError):
+        _assert_same_weights(ours, fit_weights, "no penalty")
+    with pytest.raises(AssertionError):
+        _assert_same_logs(record, history, "no penalty")

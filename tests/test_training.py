@@ -211,3 +211,17 @@ def test_train_returns_a_record_and_train_with_model_a_record_and_a_model():
     assert isinstance(record, pd.DataFrame)
     same, model = ln.train_with_model(config, seed=1)
     assert _same(record, same) and isinstance(model, keras.Model)
+
+
+def test_the_penalty_column_is_the_l2_term_that_every_loss_includes():
+    config = ln.RunConfig(model=ln.MLP(l2=0.01), epochs=2)
+    record, model = ln.train_with_model(config, 0)
+    kernels = [layer.kernel.numpy().astype(np.float64) for layer in model.layers]
+    expected = 0.01 * sum(float((kernel**2).sum()) for kernel in kernels)
+    last = record.iloc[-1]
+    # float32 sums of about 300 squares: a few parts in a million
+    assert last["penalty"] == pytest.approx(expected, rel=1e-5)
+    probabilities = model.predict(config.dataset.x_test, verbose=0).astype(np.float64)
+    cross_entropy = -np.mean(np.sum(config.dataset.y_test * np.log(probabilities), axis=1))
+    assert last["test_loss"] - last["penalty"] == pytest.approx(cross_entropy, rel=1e-5)
+    assert (ln.train(config.replace(model=ln.MLP()), 0)["penalty"] == 0).all()
