@@ -10,6 +10,7 @@ time-based          ``lr0 / (1 + decay * t)``                ``InverseTimeDecay(
 step (drop-based)   ``lr0 * drop ** floor((1 + epoch) / n)``  ``LearningRateScheduler`` (epoch-wise)
 exponential         ``lr0 * exp(-k * epoch)``                 ``ExponentialDecay(lr0, steps, exp(-k),
                                                               staircase=True)`` or a scheduler callback
+warmup-stable-decay :func:`wsd_rate`                         :class:`WarmupStableDecay`
 ==================  =======================================  ==========================================
 """
 
@@ -25,7 +26,9 @@ from lrnotes import validation
 from lrnotes._runtime import keras
 
 __all__ = [
+    "DECAY_SHAPES",
     "EpochSchedule",
+    "WarmupStableDecay",
     "exponential_decay",
     "exponential_decay_schedule",
     "legacy_decay",
@@ -33,6 +36,7 @@ __all__ = [
     "scheduler",
     "step_decay",
     "time_based_decay",
+    "wsd_rate",
 ]
 
 
@@ -170,3 +174,156 @@ def scheduler(function: Callable[..., float], **parameters) -> keras.callbacks.L
     if not callable(function):
         raise TypeError(f"function must be callable, got {type(function).__name__}")
     return keras.callbacks.LearningRateScheduler(EpochSchedule(function, dict(parameters)))
+
+
+#: The shapes of the decay phase of :class:`WarmupStableDecay`, as functions
+#: of the decay's progress ``p`` in [0, 1] (1 at its start, 0 at its end).
+DECAY_SHAPES = ("linear", "cosine", "sqrt")
+
+
+def _decay_weight(progress, shape: str, ops):
+    if shape == "linear":
+        return 1.0 - progress
+    if shape == "cosine":  # (1 + cos(pi p)) / 2, written so that both ends are exact in float32
+        return ops.square(ops.cos((math.pi / 2.0) * progress))
+    return 1.0 - ops.sqrt(progress)  # "sqrt": the 1 - sqrt(p) cooldown of Hägele et al. (2024)
+
+
+def _check_wsd(peak_learning_rate, total_steps, warmup_steps, decay_steps, floor, shape):
+    peak = validation.number("peak_learning_rate", peak_learning_rate, low=0)
+    total = validation.integer("total_steps", total_steps)
+    warmup = validation.integer("warmup_steps", warmup_steps, minimum=0)
+    decay = validation.integer("decay_steps", decay_steps, minimum=0)
+    if warmup + decay > total:
+        raise ValueError(
+            f"warmup_steps + decay_steps must be at most total_steps ({total}), got {warmup} + {decay}"
+        )
+    floor = validation.number("floor", floor, low=0, low_open=False)
+    if floor > peak:
+        raise ValueError(f"floor must be at most peak_learning_rate ({peak}), got {floor}")
+    validation.one_of("shape", shape, DECAY_SHAPES)
+    return peak, total, warmup, decay, floor, shape
+
+
+def wsd_rate(step, peak_learning_rate: float, total_steps: int, warmup_steps: int = 0, decay_steps: int = 0,
+             floor: float = 0.0, shape: str = "linear"):
+    """The warmup-stable-decay rate of update ``step`` (from 0), in closed form (NumPy, float64).
+
+    ``peak * step / warmup_steps`` while ``step < warmup_steps`` (from 0, as
+    Keras' ``CosineDecay`` warms up); ``peak`` until the decay starts at
+    ``start = total_steps - decay_steps``; then ``floor + (peak - floor) *
+    w(p)`` with ``p = (step - start) / decay_steps``, where ``w`` is
+    ``1 - p`` (linear), ``(1 + cos(pi p)) / 2`` (cosine) or ``1 - sqrt(p)``
+    (sqrt); ``floor`` from ``total_steps`` on, the step after the run's last
+    update ``total_steps - 1``.
+
+    Examples
+    --------
+    >>> wsd_rate([0, 5, 10, 80, 90, 100], 1.0, total_steps=100, warmup_steps=10, decay_steps=20).tolist()
+    [0.0, 0.5, 1.0, 1.0, 0.5, 0.0]
+    >>> round(wsd_rate(95, 1.0, 100, decay_steps=20, floor=0.1, shape="sqrt"), 4)  # 0.1 + 0.9 * (1 - sqrt(0.75))
+    0.2206
+    """
+    peak, total, warmup, decay, floor, shape = _check_wsd(peak_learning_rate, total_steps, warmup_steps,
+                                                          decay_steps, floor, shape)
+    t = np.asarray(step, dtype=float)
+    start = total - decay
+    progress = np.clip((t - start) / decay, 0.0, 1.0) if decay else (t >= start).astype(float)
+    if shape == "cosine":
+        weight = (1.0 + np.cos(np.pi * progress)) / 2.0
+    else:
+        weight = _decay_weight(progress, shape, np)
+    rate = np.where(t < start, peak, floor + (peak - floor) * weight)
+    if warmup:
+        rate = np.where(t < warmup, peak * t / warmup, rate)
+    return float(rate) if rate.ndim == 0 else rate
+
+
+@keras.saving.register_keras_serializable(package="lrnotes")
+class WarmupStableDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Warmup-stable-decay (WSD): a linear warmup, a constant plateau, a decay over the last updates.
+
+    The schedule of many recent training recipes (MiniCPM, Hu et al. 2024;
+    Hägele et al. 2024): unlike cosine decay, the rate does not depend on the
+    budget until the decay starts, so one long stable run can be branched at
+    any update and decayed, giving a finished model for each budget. Update
+    ``t`` (``optimizer.iterations``, from 0) uses :func:`wsd_rate` ``(t,
+    ...)``.
+
+    Parameters
+    ----------
+    peak_learning_rate : float
+        The rate of the plateau.
+    total_steps : int
+        Updates in the run (epochs × steps per epoch).
+    warmup_steps : int, default 0
+        Updates of the linear warmup from 0 (0: start at the peak).
+    decay_steps : int, optional
+        Updates of the decay, the last of the run. Give this or
+        ``decay_fraction``, not both.
+    decay_fraction : float, default 0.2
+        The decay's share of ``total_steps`` (rounded to whole updates), used
+        when ``decay_steps`` is not given.
+    floor : float, default 0.0
+        The rate the decay ends at (``total_steps`` and after).
+    shape : {"linear", "cosine", "sqrt"}, default "linear"
+        The decay's shape: a straight line, half a cosine, or ``1 - sqrt(p)``.
+    name : str, default "WarmupStableDecay"
+
+    Examples
+    --------
+    >>> schedule = WarmupStableDecay(0.1, total_steps=100, warmup_steps=10, decay_fraction=0.2)
+    >>> schedule.decay_start, [round(float(schedule(step)), 6) for step in (0, 5, 50, 90, 100)]
+    (80, [0.0, 0.05, 0.1, 0.05, 0.0])
+    >>> config = schedule.get_config()
+    >>> keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule)).get_config() == config
+    True
+    >>> WarmupStableDecay(0.1, total_steps=100, shape="exp")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown shape 'exp'; expected one of: linear, cosine, sqrt
+    """
+
+    def __init__(self, peak_learning_rate: float, total_steps: int, *, warmup_steps: int = 0,
+                 decay_steps: int | None = None, decay_fraction: float = 0.2, floor: float = 0.0,
+                 shape: str = "linear", name: str = "WarmupStableDecay") -> None:
+        super().__init__()
+        total = validation.integer("total_steps", total_steps)
+        if decay_steps is None:
+            fraction = validation.number("decay_fraction", decay_fraction, low=0, high=1, low_open=False,
+                                         high_open=False)
+            decay_steps = int(round(fraction * total))
+        (self.peak_learning_rate, self.total_steps, self.warmup_steps, self.decay_steps, self.floor,
+         self.shape) = _check_wsd(peak_learning_rate, total, warmup_steps, decay_steps, floor, shape)
+        self.name = name
+
+    @property
+    def decay_start(self) -> int:
+        """The first update of the decay, ``total_steps - decay_steps``."""
+        return self.total_steps - self.decay_steps
+
+    def __call__(self, step):
+        ops = keras.ops
+        step = ops.cast(step, "float32")
+        peak, floor = self.peak_learning_rate, self.floor
+        start = float(self.decay_start)
+        if self.decay_steps:
+            progress = ops.clip((step - start) / float(self.decay_steps), 0.0, 1.0)
+        else:
+            progress = ops.cast(step >= start, "float32")
+        decayed = floor + (peak - floor) * _decay_weight(progress, self.shape, ops)
+        rate = ops.where(step < start, peak * ops.ones_like(step), decayed)
+        if self.warmup_steps:
+            rate = ops.where(step < float(self.warmup_steps), peak * (step / float(self.warmup_steps)), rate)
+        return rate
+
+    def get_config(self) -> dict:
+        return {
+            "peak_learning_rate": self.peak_learning_rate,
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+            "decay_steps": self.decay_steps,
+            "floor": self.floor,
+            "shape": self.shape,
+            "name": self.name,
+        }

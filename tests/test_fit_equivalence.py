@@ -137,6 +137,8 @@ CASES = {
     "clipnorm": BASE.replace(learning_rate=0.5, options={"clipnorm": 0.1}),
     "gradient accumulation": BASE.replace(options={"momentum": 0.9, "gradient_accumulation_steps": 3}),
     "schedule": BASE.replace(learning_rate=_schedule()),
+    "warmup-stable-decay": BASE.replace(learning_rate=ln.WarmupStableDecay(0.1, total_steps=48, warmup_steps=8,
+                                                                           decay_steps=16, shape="sqrt")),
     "plateau on loss": BASE.replace(callbacks=[keras.callbacks.ReduceLROnPlateau(
         monitor="loss", factor=0.5, patience=0, min_delta=1e3)]),
     "plateau on val_loss": BASE.replace(callbacks=[keras.callbacks.ReduceLROnPlateau(

@@ -75,3 +75,69 @@ def test_keras3_ignores_the_removed_decay_argument():
 def test_bad_schedule_arguments_name_the_parameter(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+# Warmup-stable-decay ---------------------------------------------------------
+
+WSD_CASES = [
+    dict(peak_learning_rate=0.1, total_steps=200, warmup_steps=20, decay_steps=40, floor=0.0, shape="linear"),
+    dict(peak_learning_rate=0.3, total_steps=160, warmup_steps=0, decay_steps=32, floor=0.003, shape="cosine"),
+    dict(peak_learning_rate=1.0, total_steps=97, warmup_steps=7, decay_steps=30, floor=0.01, shape="sqrt"),
+    dict(peak_learning_rate=0.05, total_steps=50, warmup_steps=10, decay_steps=0, floor=0.0, shape="linear"),
+]
+
+
+@pytest.mark.parametrize("case", WSD_CASES, ids=lambda case: case["shape"] + str(case["decay_steps"]))
+def test_warmup_stable_decay_follows_its_closed_form(case):
+    schedule = ln.WarmupStableDecay(**case)
+    steps = np.arange(case["total_steps"] + 10)
+    ours = ln.schedule_rates(schedule, steps)
+    expected = ln.wsd_rate(steps, **case)
+    # float32 evaluation of a float64 formula: a few ulps of the peak (cosine and sqrt round twice more)
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=8 * np.finfo(np.float32).eps * case["peak_learning_rate"])
+    start = case["total_steps"] - case["decay_steps"]
+    warmup = case["warmup_steps"]
+    assert ours[0] == (0.0 if warmup else np.float32(case["peak_learning_rate"]))
+    assert (ours[warmup:start] == np.float32(case["peak_learning_rate"])).all()  # the plateau is the peak, exactly
+    assert ours[case["total_steps"]:] == pytest.approx(case["floor"], abs=1e-9)
+    assert (np.diff(ours[start:]) <= 0).all()  # the decay never rises
+
+
+def test_a_wsd_schedule_is_the_same_run_until_its_decay_starts():
+    """Runs of different budgets share every update before the earlier decay: the branch-and-decay premise."""
+    short = ln.WarmupStableDecay(0.1, total_steps=100, warmup_steps=10, decay_steps=20)
+    long = ln.WarmupStableDecay(0.1, total_steps=300, warmup_steps=10, decay_steps=60)
+    steps = np.arange(short.decay_start)
+    np.testing.assert_array_equal(ln.schedule_rates(short, steps), ln.schedule_rates(long, steps))
+    assert ln.schedule_rates(short, [short.decay_start + 1])[0] < ln.schedule_rates(long, [short.decay_start + 1])[0]
+
+
+def test_wsd_is_serialisable_and_keys_the_cache():
+    schedule = ln.WarmupStableDecay(0.1, total_steps=100, warmup_steps=10, decay_fraction=0.25, shape="cosine")
+    assert schedule.decay_steps == 25
+    optimizer = keras.optimizers.SGD(learning_rate=schedule)
+    copy = keras.optimizers.SGD.from_config(optimizer.get_config())
+    assert copy.get_config() == optimizer.get_config()
+    base = ln.RunConfig(learning_rate=schedule)
+    other = ln.RunConfig(learning_rate=ln.WarmupStableDecay(0.1, total_steps=100, warmup_steps=10,
+                                                            decay_fraction=0.25, shape="sqrt"))
+    assert ln.run_key(base, 0) != ln.run_key(other, 0)
+    assert ln.run_key(base, 0) == ln.run_key(ln.RunConfig(learning_rate=ln.WarmupStableDecay.from_config(
+        schedule.get_config())), 0)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (dict(peak_learning_rate=0.0, total_steps=10), "peak_learning_rate must be a positive number"),
+        (dict(peak_learning_rate=0.1, total_steps=0), "total_steps"),
+        (dict(peak_learning_rate=0.1, total_steps=10, warmup_steps=6, decay_steps=5),
+         "warmup_steps \\+ decay_steps must be at most total_steps"),
+        (dict(peak_learning_rate=0.1, total_steps=10, floor=0.2), "floor must be at most peak_learning_rate"),
+        (dict(peak_learning_rate=0.1, total_steps=10, decay_fraction=1.5), "decay_fraction"),
+        (dict(peak_learning_rate=0.1, total_steps=10, shape="exp"), "unknown shape 'exp'"),
+    ],
+)
+def test_wsd_refuses_bad_settings_naming_them(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        ln.WarmupStableDecay(**arguments)
