@@ -42,6 +42,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "schedules": ("WarmupStableDecay", "exponential_decay", "exponential_decay_schedule", "legacy_decay",
                   "recursive_time_based_decay", "scheduler", "step_decay", "time_based_decay", "wsd_rate"),
     "settings": ("PROFILES", "Settings", "choose"),
+    "curvature": ("SharpnessMonitor", "hessian", "sharpness", "sharpness_along"),
     "stability": ("iteration_matrix", "spectral_radius", "stability_limit"),
     "stacking": ("can_stack", "stack_key", "stack_refusal"),
     "surface_plots": ("plot_paths",),
