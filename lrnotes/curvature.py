@@ -220,6 +220,15 @@ class SharpnessMonitor(keras.callbacks.Callback):
     ``values`` maps the epoch (0: the initial weights) to the sharpness. A
     deep copy (the package copies callbacks for each run) shares ``values``
     with the original, so the monitor given to a run holds that run's values.
+
+    Examples
+    --------
+    >>> import lrnotes as ln
+    >>> data = ln.load_blobs()
+    >>> monitor = SharpnessMonitor(data.x_train, data.y_train, every=2)
+    >>> _ = ln.train(ln.RunConfig(learning_rate=0.1, epochs=4, callbacks=[monitor]), seed=0)
+    >>> sorted(monitor.values)
+    [0, 2, 4]
     """
 
     def __init__(self, x, y, every: int = 1, values: dict[int, float] | None = None):
