@@ -27,6 +27,7 @@ from claims import (
     at_most_as_high,
     clearly_higher,
     clearly_lower,
+    in_every_seed,
     no_clear_difference,
 )
 from claims import spread_resolution as resolution
@@ -210,3 +211,103 @@ def test_one_cycle_climbs_loses_ground_at_its_peak_and_climbs_back_in_every_seed
     assert not any(math.isnan(v) for v in end)
     assert (early - peak > EXAMPLE).all()  # loses ground at the peak, in every seed
     assert (end - peak > EXAMPLE).all()  # and climbs back
+
+
+# Warmup-stable-decay ----------------------------------------------------------------------------------------
+
+
+def _wsd(values, schedule, epochs, column):
+    return np.asarray(values["modern_wsd_seeds"][f"{schedule} {epochs}"][column], dtype=float)
+
+
+def test_wsd_schedule_matches_its_formula_and_is_the_stable_run_until_its_decay(values):
+    # WarmupStableDecay (float32) against wsd_rate (float64): a few float32 roundings of the peak
+    # (2**-23 each) over the handful of operations of the schedule
+    assert values["modern_wsd_formula_error"] < 8 * 2**-23
+    assert values["modern_wsd_prefix_rate_gap"] == 0.0  # the same float32 operations on the same steps
+    # "the cosines of the shortest and the longest budget part at update 81": the first update after the
+    # warmup is the peak for every budget, the next one already depends on the budget
+    assert values["modern_wsd_cosine_split"] == values["modern_warmup_steps"] + 1
+
+
+def test_wsd_ends_with_the_lower_training_loss_in_every_seed_at_every_budget(values):
+    for epochs in values["modern_wsd_budgets"]:
+        wsd, cosine = _wsd(values, "WSD", epochs, "train_loss"), _wsd(values, "cosine", epochs, "train_loss")
+        assert in_every_seed(cosine, wsd, resolution(wsd, cosine)), epochs
+        assert clearly_lower(wsd, cosine), epochs
+    # "its rates add up to 284 ... against 160 for cosine" (sums of the schedules, not of runs)
+    assert values["modern_wsd_rate_sum"] > values["modern_wsd_cosine_sum"]
+    assert values["modern_wsd_cosine_sum"] == pytest.approx(values["modern_rate_sums"]["cosine with warmup"])
+
+
+def test_wsd_ends_with_the_higher_test_loss_at_the_chapters_budget_and_the_validation_split_agrees(values):
+    long = values["modern_wsd_long"]
+    for column in ("test_loss", "val_loss"):
+        assert clearly_higher(_wsd(values, "WSD", long, column), _wsd(values, "cosine", long, column)), column
+
+
+def test_wsd_and_cosine_end_within_two_test_points_and_with_no_clear_difference_at_the_longest_budget(values):
+    long = values["modern_wsd_long"]
+    assert no_clear_difference(_wsd(values, "WSD", long, "test_accuracy"), _wsd(values, "cosine", long, "test_accuracy"))
+    for epochs in values["modern_wsd_budgets"]:
+        wsd, cosine = _wsd(values, "WSD", epochs, "test_accuracy"), _wsd(values, "cosine", epochs, "test_accuracy")
+        # "within two test points": the 80 % interval of the difference reaches inside +-2 test points on both sides
+        assert at_least_as_high(wsd + 2 * EXAMPLE, cosine) and at_most_as_high(wsd - 2 * EXAMPLE, cosine), epochs
+    assert values["modern_wsd_acc_gap_points"] < 2
+
+
+def test_in_test_loss_wsd_wins_at_the_shortest_budget_and_loses_at_the_longer_ones(values):
+    budgets = values["modern_wsd_budgets"]
+    short = budgets[0]
+    assert clearly_lower(_wsd(values, "WSD", short, "test_loss"), _wsd(values, "cosine", short, "test_loss"))
+    for epochs in budgets[1:]:
+        assert clearly_higher(_wsd(values, "WSD", epochs, "test_loss"), _wsd(values, "cosine", epochs, "test_loss")), epochs
+    # cosine's own test loss "falls from 50 to 100 epochs and rises from 100 to 200"
+    cosine = [_wsd(values, "cosine", epochs, "test_loss") for epochs in budgets]
+    assert clearly_lower(cosine[1], cosine[0])
+    assert clearly_higher(cosine[2], cosine[1])
+
+
+def test_every_branch_is_the_stable_run_until_its_decay_bit_for_bit(values):
+    # the same arithmetic on the same machine: identical records, not merely close ones
+    assert values["modern_wsd_prefix_max_diff"] == 0.0
+    assert values["modern_wsd_prefix_identical"] is True
+    assert values["modern_wsd_prefix_rows"] > 0
+
+
+def test_branching_saves_updates(values):
+    budgets = values["modern_wsd_budgets"]
+    steps = values["modern_wsd_cost_longest"] // budgets[-1]  # updates per epoch
+    share = values["modern_wsd_decay_share"]
+    decays = [round(share * epochs) * steps for epochs in budgets]
+    # the stable run to the last decay start, plus every decay, against a whole cosine run per budget
+    assert values["modern_wsd_cost_stable"] == budgets[-1] * steps - decays[-1]
+    assert values["modern_wsd_cost_decays"] == sum(decays)
+    assert values["modern_wsd_cost_branched"] == values["modern_wsd_cost_stable"] + values["modern_wsd_cost_decays"]
+    assert values["modern_wsd_cost_scratch"] == sum(budgets) * steps
+    assert values["modern_wsd_cost_saved"] == pytest.approx(
+        1 - values["modern_wsd_cost_branched"] / values["modern_wsd_cost_scratch"])
+    assert values["modern_wsd_cost_saved"] > 0
+
+
+def test_every_decay_brings_both_losses_down_in_every_seed(values):
+    for epochs, seeds in values["modern_wsd_drop_seeds"].items():
+        for metric in ("train_loss", "test_loss"):
+            level, end = np.asarray(seeds[f"{metric}_level"]), np.asarray(seeds[f"{metric}_end"])
+            assert in_every_seed(level, end, resolution(level, end)), (epochs, metric)
+            assert clearly_higher(level, end), (epochs, metric)
+
+
+def test_a_branch_lands_nearer_its_cosine_than_what_the_decay_takes_off(values):
+    differences = values["modern_wsd_differences"]
+    gap = max(abs(row["test loss"][0]) for row in differences.values())
+    assert values["modern_wsd_largest_test_gap"] == pytest.approx(gap)
+    falls = []
+    margin = 0.0
+    for seeds in values["modern_wsd_drop_seeds"].values():
+        level, end = np.asarray(seeds["test_loss_level"]), np.asarray(seeds["test_loss_end"])
+        falls.extend(level - end)
+        margin = max(margin, resolution(level, end))
+    assert values["modern_wsd_smallest_test_fall"] == pytest.approx(min(falls))
+    # "smaller than what the decay took off in any seed at any budget", beyond the resolution of the falls
+    assert gap + margin < min(falls)
