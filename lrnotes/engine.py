@@ -22,7 +22,8 @@ from lrnotes.config import RunConfig
 from lrnotes.data import Dataset
 from lrnotes.records import EpochResult, Recorder
 
-__all__ = ["EVAL_CHUNK", "ROW_ALIGNMENT", "Engine", "correct_predictions", "evaluation_chunks", "loss_function", "padded"]
+__all__ = ["EVAL_CHUNK", "ROW_ALIGNMENT", "Engine", "correct_predictions", "evaluation_chunks", "last_update_step",
+           "loss_function", "padded"]
 
 #: Examples per evaluation chunk.
 EVAL_CHUNK = 4096
@@ -32,6 +33,27 @@ def padded(rows: int) -> int:
     """``rows`` rounded up to a multiple of 16 (a full AVX-512 vector of floats)."""
     return -(-rows // ROW_ALIGNMENT) * ROW_ALIGNMENT
 
+
+
+def last_update_step(optimizer: keras.optimizers.Optimizer) -> int:
+    """The step at which Keras evaluated the schedule for the optimizer's last update (before any: its first).
+
+    Keras evaluates a schedule at ``optimizer._iterations``, which counts
+    calls of ``apply``; with ``gradient_accumulation_steps=k`` the weights
+    change on every k-th call (calls ``k - 1``, ``2k - 1``, ...), and
+    ``optimizer.iterations`` is ``_iterations // k``.
+
+    Examples
+    --------
+    >>> import keras
+    >>> optimizer = keras.optimizers.SGD(gradient_accumulation_steps=4)
+    >>> _ = optimizer._iterations.assign(10)  # ten calls: updates at calls 3 and 7
+    >>> last_update_step(optimizer), last_update_step(keras.optimizers.SGD())
+    (7, 0)
+    """
+    steps = optimizer.gradient_accumulation_steps or 1
+    calls = int(keras.ops.convert_to_numpy(optimizer._iterations))
+    return (calls // steps) * steps - 1 if calls >= steps else steps - 1
 
 
 def loss_function(dataset: Dataset):

@@ -14,7 +14,7 @@ import numpy as np
 from lrnotes._runtime import keras, tf
 from lrnotes.callbacks import current_learning_rate
 from lrnotes.config import RunConfig
-from lrnotes.engine import Engine, correct_predictions, loss_function
+from lrnotes.engine import Engine, correct_predictions, last_update_step, loss_function
 from lrnotes.models import build_model
 from lrnotes.optimizers import rate_setting
 from lrnotes.records import EpochResult
@@ -97,7 +97,11 @@ class KerasRun(Engine):
             ).get_concrete_function()
         else:
             self._train_epoch = train_epoch.get_concrete_function()
-        self._rate = current_learning_rate(self.optimizer)
+        schedule = rate_setting(self.optimizer)
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            self._rate = schedule_value(schedule, last_update_step(self.optimizer))  # the first update's
+        else:
+            self._rate = current_learning_rate(self.optimizer)
 
     def _callback_list(self) -> keras.callbacks.CallbackList:
         self.model.stop_training = False
@@ -120,7 +124,7 @@ class KerasRun(Engine):
             rate = current_learning_rate(self.optimizer)
             loss, correct, penalty, loss_total, correct_total = self._train_epoch(tf.constant(order[0]))
             if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
-                rate = schedule_value(schedule, int(self.optimizer.iterations.numpy()) - 1)
+                rate = schedule_value(schedule, last_update_step(self.optimizer))
             self._rate = rate
             return EpochResult(loss, correct, loss_total, correct_total, examples=order.shape[1],
                                 updates=self.config.steps_per_epoch, penalty=penalty)

@@ -22,7 +22,7 @@ import numpy as np
 from lrnotes._runtime import keras, tf
 from lrnotes.config import RunConfig
 from lrnotes.data import load_dataset
-from lrnotes.engine import Engine, correct_predictions, padded
+from lrnotes.engine import Engine, correct_predictions, last_update_step, padded
 from lrnotes.models import MLP, build_model
 from lrnotes.records import EpochResult
 from lrnotes.stacking import optimizer_parts
@@ -215,7 +215,7 @@ class StackedDense(Engine):
 
     def _rates_used(self):
         """Each slot's rate at the last update made (before training: at the first)."""
-        return self.slot_rates.values(max(int(self.optimizer.iterations.numpy()) - 1, 0))
+        return self.slot_rates.values(last_update_step(self.optimizer))
 
     def _weights(self, index: int, *, bias: bool):
         """Weight array ``index`` of every slot, in its layer's shape."""

@@ -20,7 +20,9 @@ One row per seed and epoch, from epoch 0 (the initial weights) to the last.
   (a schedule, ``ReduceLROnPlateau``, ``LearningRateScheduler``, a range
   test); at epoch 0, the rate of the first update. A rate cut at the end of
   epoch ``e`` shows in the row of epoch ``e + 1``.
-- ``updates`` counts the weight updates made so far (a run stopped inside an
+- ``updates`` counts the weight updates made so far (with
+  ``gradient_accumulation_steps=k``: the optimizer's calls, one per batch;
+  the weights change on every k-th) (a run stopped inside an
   epoch counts the updates it made), ``seconds`` is the wall time of the
   epoch (for seeds trained side by side, the stack's time divided by the
   number of seeds).

@@ -8,8 +8,9 @@ whose update of a weight reads only that weight's gradient and state
 couple the elements of a variable and train one seed at a time, as do runs
 with ``clipnorm`` or ``global_clipnorm`` (:func:`stack_refusal` says why).
 ``gradient_accumulation_steps`` works as under ``fit`` (``updates`` then
-counts optimizer steps, Keras' ``iterations``; the weights change on every
-k-th). Refused with a clear error: ``use_ema=True`` (Keras evaluates the raw
+counts the optimizer's calls, one per batch, Keras' ``_iterations``; the
+weights change on every k-th, ``optimizer.iterations`` counts those, and
+``learning_rate`` is the rate of the last real update). Refused with a clear error: ``use_ema=True`` (Keras evaluates the raw
 weights during ``fit`` and swaps in their average only at its end) and the
 wrappers ``LossScaleOptimizer``, ``MultiOptimizer`` and ``OptimizerMap``.
 ``ScheduleFreeAdamW`` keeps its interpolated point ``y`` in the model's

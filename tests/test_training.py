@@ -225,3 +225,12 @@ def test_the_penalty_column_is_the_l2_term_that_every_loss_includes():
     cross_entropy = -np.mean(np.sum(config.dataset.y_test * np.log(probabilities), axis=1))
     assert last["test_loss"] - last["penalty"] == pytest.approx(cross_entropy, rel=1e-5)
     assert (ln.train(config.replace(model=ln.MLP()), 0)["penalty"] == 0).all()
+
+
+def test_with_gradient_accumulation_the_rate_is_that_of_the_last_real_update():
+    """Keras evaluates a schedule at its call count; with k-step accumulation the weights change at calls k-1, 2k-1, ..."""
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=4, decay_rate=0.7)
+    config = ln.RunConfig(learning_rate=schedule, options={"gradient_accumulation_steps": 3}, epochs=3)
+    expected = [float(np.float32(schedule(step))) for step in (2, 14, 29, 47)]  # 16 calls per epoch
+    for record in (ln.train(config, 0), ln.train(config.replace(callbacks=[ln.LearningRateMonitor()]), 0)):
+        np.testing.assert_allclose(record["learning_rate"], expected, rtol=1e-6)
