@@ -263,3 +263,88 @@ def test_every_run_at_the_rules_rate_trains_without_warmup(values):
     # best possible score (0.59 on the testbed, 0.55 on digits).
     assert values["bs_testbed_rule_final_min"] > trains(values, "testbed")
     assert values["bs_digits_rule_final_min"] > trains(values, "digits")
+
+
+# --- Adam: the square-root rule --------------------------------------------------------------------
+
+
+def adam(values, name):
+    """Per-seed test accuracy of the Adam runs: {epoch: {base rate: {k: {rule: [...]}}}}, the epochs
+    compared (early, last), and the two base rates (Keras' default, ten times it)."""
+    table = values[f"bs_{name}_seed_adam_acc"]
+    early, last = sorted(table)
+    return table, early, last, values["bs_adam_default_rate"], values["bs_adam_high_rate"]
+
+
+def larger_ks(table, epoch, rate):
+    return [k for k in table[epoch][rate] if k != 1]
+
+
+def distance(a, b):
+    """Per-seed distance of a run from its k = 1 run (same seed)."""
+    return [abs(x - y) for x, y in zip(a, b)]
+
+
+def test_the_base_rates_are_kerass_default_and_ten_times_it(values):
+    assert values["bs_adam_rates"] == [values["bs_adam_default_rate"], values["bs_adam_high_rate"]]
+    assert math.isclose(values["bs_adam_high_rate"], 10 * values["bs_adam_default_rate"])
+    # "the full rule exists only for k < 1 / (1 - beta_1)", and is run at k = 4 only
+    assert values["bs_adam_full_k"] < values["bs_adam_full_limit"] < values["bs_adam_k_large"]
+
+
+@pytest.mark.parametrize("name", DATA)
+def test_from_the_default_rate_the_square_root_rule_falls_short(values, name):
+    table, _, last, low, _ = adam(values, name)
+    runs = table[last][low]
+    base = runs[1.0]["k = 1"]
+    assert len(larger_ks(table, last, low)) == 2  # "all four cases": two k on each of two problems
+    for k in larger_ks(table, last, low):
+        assert clearly_lower(runs[k]["unscaled"], base), k  # unscaled: clearly behind k = 1
+        assert clearly_higher(runs[k]["√k"], runs[k]["unscaled"]), k  # √k closes part of the gap ...
+        assert clearly_lower(runs[k]["√k"], base), k  # ... not all of it
+        if "full √k rule" in runs[k]:
+            assert clearly_lower(runs[k]["full √k rule"], base), k  # "and so does the full rule"
+
+
+@pytest.mark.parametrize("name", DATA)
+def test_from_the_default_rate_the_linear_rule_comes_closer(values, name):
+    table, _, last, low, _ = adam(values, name)
+    runs = table[last][low]
+    base = runs[1.0]["k = 1"]
+    for k in larger_ks(table, last, low):
+        linear = distance(runs[k]["k"], base)
+        assert clearly_lower(linear, distance(runs[k]["√k"], base)), k
+        assert clearly_lower(linear, distance(runs[k]["unscaled"], base)), k
+    # "no clear difference from k = 1 at k = 4 on the testbed and at k = 16 on digits"
+    level_at = values["bs_adam_k_small"] if name == "testbed" else values["bs_adam_k_large"]
+    assert no_clear_difference(runs[float(level_at)]["k"], base)
+
+
+def test_from_ten_times_the_default_the_linear_rule_overshoots_on_digits(values):
+    table, early, last, _, high = adam(values, "digits")
+    k = float(values["bs_adam_k_large"])
+    assert clearly_lower(table[early][high][k]["k"], table[early][high][1.0]["k = 1"])  # behind early ...
+    runs = table[last][high]
+    assert clearly_lower(runs[k]["k"], runs[1.0]["k = 1"])  # ... and at the end
+    assert clearly_lower(runs[k]["k"], runs[k]["√k"])  # behind √k too ("the linear rule the further")
+    for rule in ("unscaled", "√k"):  # "every rule ends clearly behind k = 1"
+        assert clearly_lower(runs[k][rule], runs[1.0]["k = 1"]), rule
+
+
+def test_from_ten_times_the_default_digits_ends_level_at_k4(values):
+    table, _, last, _, high = adam(values, "digits")
+    runs = table[last][high]
+    k = float(values["bs_adam_k_small"])
+    for rule in ("√k", "k", "full √k rule"):
+        assert no_clear_difference(runs[k][rule], runs[1.0]["k = 1"]), rule
+
+
+def test_from_ten_times_the_default_the_testbed_parts_early_and_ends_level(values):
+    table, early, last, _, high = adam(values, "testbed")
+    whole = values["bs_testbed_k_whole"]
+    for rule in ("unscaled", "√k", "k"):  # "after 10 epochs every whole-set run is clearly behind"
+        assert clearly_lower(table[early][high][whole][rule], table[early][high][1.0]["k = 1"]), rule
+    runs = table[last][high]
+    for k in larger_ks(table, last, high):  # "every setting ends at least as accurate as k = 1"
+        for rule, seeds in runs[k].items():
+            assert at_least_as_high(seeds, runs[1.0]["k = 1"]), (k, rule)

@@ -133,3 +133,52 @@ def test_an_epoch_of_small_batches_takes_longer(values):
     # the executions for this check, under a load of 2 to 6 on 2 cores, at least three times the
     # threshold of 1 (single rounds of the former measurement, a median epoch per round, fell to 1.9).
     assert values["batch_size_ms_epoch_small"] > values["batch_size_ms_epoch_whole"]
+
+
+# --- Gradient accumulation -------------------------------------------------------------------------
+
+
+def test_one_accumulated_update_equals_one_large_update_to_float32_rounding(values):
+    # The notebook's bound is float32's unit of rounding times the operations per weight, times the
+    # mean absolute per-example gradient and the rate, plus one unit in the last place of the weight:
+    # the whole set as one batch and ten batches of 50 accumulated stay within it ...
+    assert values["batch_size_acc_check_ratio"] <= 1
+    # ... and the bound sees a real difference: unequal batches (a mean of batch means) break it.
+    assert values["batch_size_acc_check_unequal"] > 1
+
+
+def test_a_schedule_reads_the_count_of_batches(values):
+    # "the update number m (from 0) gets the schedule's rate at step km + k - 1", as read back from
+    # the optimizer; both sides are the float32 value of the same schedule (4 units of rounding allowed).
+    used = np.array(values["batch_size_acc_rates_used"])
+    expected = np.array(values["batch_size_acc_rates_expected"])
+    assert used.size == values["batch_size_acc_checked_updates"] > 0
+    np.testing.assert_allclose(used, expected, rtol=4 * 2.0**-24, atol=0)
+    assert (expected == 0).any() and (expected > 0).any()  # the check runs past the end of the schedule
+    # "`optimizer.iterations` returns `_iterations // k`, the updates made"
+    assert values["batch_size_acc_iterations"] * values["batch_size_acc_k"] == values["batch_size_acc_calls"]
+
+
+def test_accumulated_batches_train_like_the_whole_set(values):
+    # "at every epoch and on every seed the gap in training loss is under a fifth of the seeds' spread",
+    # and the same for fit's running-mean loss ("agrees as closely")
+    for metric, agreement in values["batch_size_acc_agreement"].items():
+        assert len(agreement["gap"]) == values["batch_size_epochs"], metric
+        for epoch, (gap, spread) in enumerate(zip(agreement["gap"], agreement["spread"]), start=1):
+            assert gap < 0.2 * spread, (metric, epoch)
+    # "the test accuracies are never more than one test point apart"
+    assert values["batch_size_acc_accuracy_gap_max"] <= ONE_TEST_POINT + 1e-12
+
+
+def test_the_updates_column_counts_batches(values):
+    assert values["batch_size_acc_updates_whole"] == values["batch_size_epochs"]
+    assert values["batch_size_acc_updates_pieces"] == values["batch_size_acc_k"] * values["batch_size_epochs"]
+
+
+def test_a_schedule_written_in_updates_ends_the_accumulated_run_below(values):
+    final = values["batch_size_acc_seed_cosine"]
+    assert clearly_higher(final["whole set"], final["accumulated"])
+    # "below it on every seed": by more than one test point
+    assert all(in_test_points(whole - pieces) > 1 for whole, pieces in zip(final["whole set"], final["accumulated"]))
+    # the rate reaches zero k times too early: at update epochs / k (counting from 0)
+    assert values["batch_size_acc_zero_update"] == values["batch_size_epochs"] // values["batch_size_acc_k"]
