@@ -79,3 +79,85 @@ def test_checkpoint_reloads_the_best_validation_epoch(values):
     # The checkpoint chose on the validation split; the reloaded model is the best epoch's.
     history = values["migration_checkpoint_history_val"]
     assert float(values["migration_checkpoint_reloaded_val"]) == pytest.approx(max(history))
+
+
+#: float32 spacing at 2, the size of the weights in the weight-decay example.
+ULP_AT_2 = float(np.spacing(np.float32(2.0)))
+
+
+def test_weight_decay_shrinks_the_weight_before_the_step_and_not_the_rate(values):
+    w0, gradient, eta, wd = values["migration_wd"]
+    updates = values["migration_wd_updates"]
+    # Keras' float32 arithmetic on numbers below 2: a decay (2 products, 1 difference), Adam's step (about 8
+    # operations) and the update (1 product, 1 difference), each off by at most one unit in the last place.
+    tolerance = 12 * ULP_AT_2
+    for name in ("SGD(weight_decay=0.2)", "AdamW(weight_decay=0.2)"):
+        row = updates[name]
+        assert abs(row["Keras 3: weight after"] - row["w0 (1 − ηλ) − η step"]) < tolerance, name
+        assert row["rate after"] == pytest.approx(eta)  # "only the weights decay"
+    # Keras 2's spelling: no decay of the weight
+    row = updates["SGD(decay=0.2)"]
+    assert abs(row["Keras 3: weight after"] - row["w0 − η step"]) < tolerance
+    assert row["rate after"] == pytest.approx(eta)
+    # the glued numbers of the prose
+    assert values["migration_wd_shrink"] == pytest.approx(eta * wd * w0)
+    other = float(values["migration_wd_other_order"])
+    assert other == pytest.approx((w0 - eta * gradient) * (1 - eta * wd))
+    # "the other order ... is not what Keras computes": it lies far outside the rounding
+    assert abs(updates["SGD(weight_decay=0.2)"]["Keras 3: weight after"] - other) > 100 * tolerance
+    # "... decay the weights by default (weight_decay=0.004); the others only when given one"
+    defaults = values["migration_default_weight_decay"]
+    assert values["migration_default_decayers_value"] == [0.004]
+    assert defaults["SGD"] is None and defaults["Adam"] is None and defaults["AdamW"] == 0.004
+    named = [name for name, value in defaults.items() if value is not None]
+    assert values["migration_default_decayers"] == " and ".join(f"`{name}`" for name in named)
+
+
+def test_clipnorm_clips_each_variable_and_global_clipnorm_all_together(values):
+    steps = values["migration_clip_steps"]
+    rtol = 4 * float(np.finfo(np.float32).eps)  # a few float32 roundings of each element
+    gradient = np.array([3.0, 4.0, 12.0])
+
+    def whole(step):
+        return np.array(step["kernel"] + step["bias"])
+
+    np.testing.assert_allclose(whole(steps["no clipping"]), gradient, rtol=rtol)
+    # clipnorm: each variable to norm 1, the whole step to norm sqrt(2), and a new direction
+    clipnorm = steps["clipnorm=1"]
+    np.testing.assert_allclose(whole(clipnorm), [0.6, 0.8, 1.0], rtol=rtol)
+    assert clipnorm["norm of the kernel's step"] == pytest.approx(1, rel=rtol)
+    assert clipnorm["norm of the bias's step"] == pytest.approx(1, rel=rtol)
+    assert clipnorm["norm of the whole step"] == pytest.approx(np.sqrt(2), rel=rtol)
+    unclipped = steps["no clipping"]  # "the bias, whose gradient was more than twice the kernel's"
+    assert unclipped["norm of the bias's step"] > 2 * unclipped["norm of the kernel's step"]
+    # global_clipnorm: the gradient divided by 13: norm 1, same direction
+    global_step = whole(steps["global_clipnorm=1"])
+    np.testing.assert_allclose(global_step, gradient / 13, rtol=rtol)
+    assert steps["global_clipnorm=1"]["norm of the whole step"] == pytest.approx(1, rel=rtol)
+    cosine = global_step @ gradient / np.linalg.norm(global_step) / np.linalg.norm(gradient)
+    assert cosine == pytest.approx(1, abs=rtol)
+
+
+def test_a_schedule_with_rate_setting_callbacks_raises_the_set_lr_error(values):
+    errors = values["migration_schedule_errors"]
+    for name, error in errors.items():
+        assert error["type"] == "TypeError", name
+        assert error["message"] == values["migration_set_lr_error"], name  # "the same message"
+        assert "not settable" in error["message"]
+    assert errors["LearningRateScheduler"]["epochs"] == 0  # "before the first epoch trains"
+    assert errors["ReduceLROnPlateau"]["epochs"] == 2  # "at its first cut, ... the end of the second epoch"
+
+
+def test_tf_keras_is_keras_3_and_the_legacy_switch_needs_tf_keras(values):
+    import keras
+
+    facts = values["migration_tf_keras"]
+    assert facts["version"] == keras.__version__ and facts["version"].startswith("3.")
+    assert facts["is_keras"] is False and facts["same_classes"] is True  # "not the module keras itself ... same classes"
+    assert facts["name"] == "keras._tf_keras.keras"
+    assert any(requirement.startswith("keras>=3") for requirement in facts["requires"])  # "requires Keras 3"
+    probe = values["migration_legacy_probe"]
+    assert f"import keras: {keras.__version__}" in probe["stdout"]  # "import keras stays Keras 3"
+    if not facts["tf_keras_installed"]:  # "Without tf_keras, as here, the variable breaks tf.keras"
+        assert "tf.keras: ImportError" in probe["stdout"]
+        assert probe["warning"] and "TF_USE_LEGACY_KERAS" in probe["warning"][0]

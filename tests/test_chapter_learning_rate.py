@@ -268,3 +268,51 @@ def test_too_small_a_rate_is_still_rising_at_the_end(values):
     gains = values["sgd_gain_0_001_seeds"]
     assert all(gain > ONE_POINT + EPS for gain in gains), gains
     assert values["sgd_gain_0_001_low"] == min(gains) and values["sgd_gain_0_001_high"] == max(gains)
+
+
+# --- Gradient clipping at rate 1 -------------------------------------------------------------------
+
+CLIPPING_MODES = ("clipvalue", "clipnorm", "global_clipnorm")
+
+
+def test_clipping_thresholds_are_the_rounded_first_epoch_medians(values):
+    medians, thresholds = values["clip_first_epoch_medians"], values["clip_thresholds"]
+    assert set(thresholds) == set(CLIPPING_MODES)
+    for mode in CLIPPING_MODES:
+        assert thresholds[mode] == float(f"{medians[mode]:.2g}")
+        # "half of those batches exceed it": rounding to two digits may move a batch or two across
+        assert abs(values["clip_share_above"][mode] - 0.5) <= 2 / values["clip_first_epoch_batches"], mode
+
+
+def test_the_runs_without_clipping_are_the_sweeps_rate_one_runs(values):
+    acc = values["clip_acc_by_seed"]
+    assert acc["no clipping"] == values["clip_sgd_rate_one_acc_by_seed"]
+    assert values["clip_jitter_by_seed"]["no clipping"] == values["clip_sgd_rate_one_jitter_by_seed"]
+
+
+def test_clipping_raises_the_final_test_accuracy(values):
+    acc = values["clip_acc_by_seed"]
+    for mode in CLIPPING_MODES:
+        assert str(ln.difference(acc[mode], acc["no clipping"])) == values[f"clip_acc_diff_{mode}"]
+        assert values[f"clip_acc_{mode}"] == pytest.approx(np.mean(acc[mode]))
+    # "with clipvalue ... and with global_clipnorm ..., both clearly higher, and with clipnorm ..., at least as high"
+    assert clearly_higher(acc["clipvalue"], acc["no clipping"])
+    assert clearly_higher(acc["global_clipnorm"], acc["no clipping"])
+    assert at_least_as_high(acc["clipnorm"], acc["no clipping"])
+
+
+def test_clipping_does_not_steady_the_runs(values):
+    jitter, rise = values["clip_jitter_by_seed"], values["clip_rise_by_seed"]
+    for mode in CLIPPING_MODES:  # "jitters at least as much as without clipping, in all three modes"
+        assert at_least_as_high(jitter[mode], jitter["no clipping"]), mode
+    for mode in ("clipnorm", "global_clipnorm"):  # "the largest rise of each run shows no clear difference"
+        assert no_clear_difference(rise[mode], rise["no clipping"]), mode
+
+
+def test_clipping_is_no_substitute_for_a_good_rate(values):
+    acc, best = values["clip_acc_by_seed"], values["sgd_best_acc_seeds"]
+    for mode in CLIPPING_MODES:  # "None of the three ends above SGD at the rate chosen above"
+        assert at_most_as_high(acc[mode], best), mode
+        assert str(ln.difference(acc[mode], best)) == values[f"clip_vs_best_{mode}"]
+    for mode in ("clipnorm", "global_clipnorm"):  # "the two norm modes end clearly below it"
+        assert clearly_lower(acc[mode], best), mode

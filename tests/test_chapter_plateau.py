@@ -133,3 +133,33 @@ def test_the_patience_chosen_on_validation_cuts_late_and_costs_nothing(values):
     # on the test split: at least as high as the runs without cuts, and quieter
     assert at_least_as_high(per_seed(values, chosen, "test_accuracy"), per_seed(values, never, "test_accuracy"))
     assert clearly_lower(per_seed(values, chosen, "jitter"), per_seed(values, never, "jitter"))
+
+
+def test_a_schedule_with_the_callback_fails_with_the_error_keras_raises(values):
+    import keras
+
+    # the error of Keras' learning_rate setter, the assignment ReduceLROnPlateau makes to cut the rate
+    optimizer = keras.optimizers.SGD(
+        learning_rate=keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=16, decay_rate=0.9))
+    with pytest.raises(TypeError) as setter:
+        optimizer.learning_rate = 0.001
+    assert values["plateau_schedule_error_type"] == "TypeError"
+    assert values["plateau_schedule_error_message"] == str(setter.value)
+    assert "its learning rate is not settable" in values["plateau_schedule_error_message"]
+
+
+def test_decay_and_cuts_compound_and_every_run_learns(values):
+    # Each epoch's rate over the one before is the decay, or the decay times the factor after a cut. The
+    # record holds each rate as the shortest decimal of its float32 value (half an epsilon off at most),
+    # and the scheduler's product and the callback's cut are each rounded to float32 once: four roundings
+    # of half an epsilon in a ratio of two recorded rates.
+    assert values["plateau_schedule_step_deviation"] < 4 * 0.5 * float(np.finfo(np.float32).eps)
+    cuts = np.array(values["plateau_schedule_cuts_by_seed"])
+    assert values["plateau_schedule_runs_cut"] == int((cuts > 0).sum()) >= 1  # "the callback cut the rate in N runs"
+    start = np.array(values["plateau_schedule_start_acc_by_seed"])
+    end = np.array(values["plateau_schedule_end_acc_by_seed"])
+    assert values["plateau_schedule_start_acc"] == pytest.approx(start.mean())
+    assert values["plateau_schedule_end_acc_low"] == end.min() and values["plateau_schedule_end_acc_high"] == end.max()
+    # "each at least 0.2 above its start", by more than the resolution of the gains
+    gains = end - start
+    assert (gains > 0.2 + epoch_resolution(gains, floor=EXAMPLE)).all(), gains

@@ -10,9 +10,15 @@ notebook's table and this file cover the same items.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import inspect
 import logging
+import os
 import re
+import subprocess
+import sys
 import warnings
+from importlib import metadata
 from pathlib import Path
 
 import nbformat
@@ -20,6 +26,7 @@ import numpy as np
 import pytest
 
 import lrnotes as ln
+import lrnotes._runtime  # noqa: F401  (TensorFlow set up before the first Keras operation, also when run alone)
 import keras
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,6 +127,48 @@ def test_inverse_time_decay_matches_the_formula_to_float32_precision(decay):
     assert np.max(np.abs(rates - exact) / exact) < 2.5 * np.finfo(np.float32).eps
 
 
+@covers("weight-decay")
+def test_weight_decay_shrinks_the_weights_before_the_step_and_leaves_the_rate():
+    w0, eta, wd = 2.0, 0.1, 0.2
+
+    def one_update(optimizer, gradient):
+        weight = keras.Variable(w0)
+        optimizer.apply([keras.ops.convert_to_tensor(gradient)], [weight])
+        return float(weight.numpy())
+
+    sgd = keras.optimizers.SGD(learning_rate=eta, weight_decay=wd)
+    # first w * (1 - eta * wd), then the step with the gradient of the old weight
+    assert one_update(sgd, 1.0) == pytest.approx(w0 * (1 - eta * wd) - eta, rel=1e-6)
+    assert one_update(keras.optimizers.SGD(learning_rate=eta, weight_decay=wd), 1.0) != pytest.approx(
+        (w0 - eta) * (1 - eta * wd), rel=1e-4)  # not the other order
+    assert float(sgd.learning_rate) == pytest.approx(eta)  # the rate does not decay
+    # AdamW with a zero gradient: Adam's step is 0, only the decay acts
+    assert one_update(keras.optimizers.AdamW(learning_rate=eta, weight_decay=wd), 0.0) == pytest.approx(
+        w0 * (1 - eta * wd), rel=1e-6)
+    # the decay uses the rate of this update: a schedule at update 1 (rate eta / 2)
+    scheduled = keras.optimizers.SGD(
+        learning_rate=keras.optimizers.schedules.ExponentialDecay(eta, decay_steps=1, decay_rate=0.5), weight_decay=wd)
+    weight = keras.Variable(w0)
+    scheduled.apply([keras.ops.zeros(())], [weight])  # update 0: rate eta
+    scheduled.apply([keras.ops.zeros(())], [weight])  # update 1: rate eta / 2
+    assert float(weight.numpy()) == pytest.approx(w0 * (1 - eta * wd) * (1 - eta / 2 * wd), rel=1e-6)
+    # Keras 2's decay= is no weight decay: ignored (with a warning), the weight takes the plain step
+    with pytest.warns(UserWarning, match="`decay` is no longer supported"):
+        ignored = keras.optimizers.SGD(learning_rate=eta, decay=wd)
+    assert one_update(ignored, 1.0) == pytest.approx(w0 - eta, rel=1e-6)
+
+
+@covers("weight-decay")
+def test_only_some_optimizers_decay_the_weights_by_default():
+    defaults = {name: inspect.signature(getattr(keras.optimizers, name)).parameters["weight_decay"].default
+                for name in dir(keras.optimizers)
+                if isinstance(getattr(keras.optimizers, name), type)
+                and "weight_decay" in inspect.signature(getattr(keras.optimizers, name)).parameters}
+    assert defaults["SGD"] is None and defaults["Adam"] is None and defaults["AdamW"] == 0.004
+    # the page: those that decay by default use 0.004
+    assert {value for value in defaults.values() if value is not None} == {0.004}
+
+
 @covers("read-lr")
 def test_learning_rate_is_read_from_learning_rate():
     optimizer = keras.optimizers.SGD(learning_rate=LR0)
@@ -165,6 +214,35 @@ def test_changed_default_learning_rates():
         assert float(ln.OPTIMIZERS[name]().learning_rate) == pytest.approx(ln.default_learning_rate(name))
         # the Keras 3 form: pass the old rate explicitly
         assert float(ln.OPTIMIZERS[name](learning_rate=keras2[name]).learning_rate) == pytest.approx(keras2[name])
+
+
+@covers("clipnorm")
+def test_clipnorm_clips_each_variable_and_global_clipnorm_all_together():
+    layer = keras.layers.Dense(1, kernel_initializer="zeros")
+    layer.build((None, 2))
+    gradients = [np.array([[3.0], [4.0]], dtype="float32"), np.array([12.0], dtype="float32")]
+
+    def step(**clipping):
+        for variable in layer.trainable_variables:
+            variable.assign(keras.ops.zeros_like(variable))
+        keras.optimizers.SGD(learning_rate=1.0, **clipping).apply(gradients, layer.trainable_variables)
+        return np.concatenate([-keras.ops.convert_to_numpy(v).ravel() for v in layer.trainable_variables])
+
+    rtol = 4 * np.finfo(np.float32).eps
+    np.testing.assert_allclose(step(), [3, 4, 12], rtol=rtol)
+    np.testing.assert_allclose(step(clipnorm=1.0), [0.6, 0.8, 1.0], rtol=rtol)  # each variable to norm 1
+    np.testing.assert_allclose(step(global_clipnorm=1.0), np.array([3, 4, 12]) / 13, rtol=rtol)  # all together
+    np.testing.assert_allclose(step(clipvalue=1.0), [1, 1, 1], rtol=rtol)
+    with pytest.raises(ValueError, match="Only one of"):
+        keras.optimizers.SGD(clipnorm=1.0, global_clipnorm=1.0)
+
+
+@covers("clipnorm")
+def test_the_package_trains_clipped_runs_as_keras_does():
+    # a run with global_clipnorm cannot stack (the norm would mix the runs): it trains through a keras.Model
+    config = ln.RunConfig(optimizer="sgd", learning_rate=1.0, options={"global_clipnorm": 1.0}, epochs=1)
+    assert not ln.can_stack(config)
+    assert config.make_optimizer().global_clipnorm == 1.0 and config.make_optimizer().clipnorm is None
 
 
 # --------------------------------------------------------------------------
@@ -346,6 +424,65 @@ def test_reduce_lr_on_plateau_drops_epsilon_silently():
     assert keras.callbacks.ReduceLROnPlateau(min_delta=0.01).min_delta == 0.01
 
 
+def _forced_cut():
+    """A ReduceLROnPlateau that cuts at the end of the second epoch: after the first, no epoch can improve by inf."""
+    return keras.callbacks.ReduceLROnPlateau(patience=0, min_delta=float("inf"))
+
+
+@covers("schedule-callback")
+@pytest.mark.parametrize(("callback", "epochs_trained"), [
+    (lambda: keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr / 2), 0),  # before the first epoch
+    (_forced_cut, 2),  # at its first cut, the end of the second epoch
+])
+def test_rate_setting_callbacks_refuse_a_schedule(blobs, callback, epochs_trained):
+    model = _model()
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=ln.legacy_decay(LR0, 1e-3)),
+                  loss="categorical_crossentropy")
+    trained = []
+    counter = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: trained.append(epoch))
+    with pytest.raises(TypeError, match="not settable") as raised:
+        model.fit(blobs.x_train, blobs.y_train, validation_data=(blobs.x_val, blobs.y_val), epochs=3,
+                  batch_size=250, verbose=0, callbacks=[counter, callback()])
+    assert len(trained) == epochs_trained
+    # the error of the assignment itself (the set-lr row)
+    scheduled = keras.optimizers.SGD(learning_rate=ln.legacy_decay(LR0, 1e-3))
+    with pytest.raises(TypeError) as assigned:
+        scheduled.learning_rate = LR0
+    assert str(raised.value) == str(assigned.value)
+
+
+@covers("schedule-callback")
+def test_the_package_raises_what_fit_raises(blobs):
+    # ln.train calls the callbacks as fit does: the same error, type and message
+    schedule = keras.optimizers.schedules.ExponentialDecay(LR0, decay_steps=16, decay_rate=0.9)
+    config = ln.RunConfig(optimizer="sgd", learning_rate=schedule, epochs=3, callbacks=[_forced_cut()])
+    with pytest.raises(TypeError) as from_package:
+        ln.train(config, 0)
+    model = _model()
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule), loss="categorical_crossentropy")
+    with pytest.raises(TypeError) as from_fit:
+        model.fit(blobs.x_train, blobs.y_train, validation_data=(blobs.x_val, blobs.y_val), epochs=3,
+                  verbose=0, callbacks=[_forced_cut()])
+    assert str(from_package.value) == str(from_fit.value) and "not settable" in str(from_fit.value)
+
+
+@covers("schedule-callback")
+def test_a_scheduler_that_multiplies_the_rate_keeps_the_cuts(blobs):
+    def rates_with(schedule):
+        monitor = ln.LearningRateMonitor()  # first: it reads the rate each epoch trained at, before the cut
+        model = _model()
+        model.fit(blobs.x_train, blobs.y_train, validation_data=(blobs.x_val, blobs.y_val), epochs=3,
+                  batch_size=250, verbose=0,
+                  callbacks=[keras.callbacks.LearningRateScheduler(schedule), monitor, _forced_cut()])
+        return monitor.rates
+
+    # schedule(epoch, lr) multiplies the rate it is handed, cuts included: the cut at the end of epoch 2 stays
+    assert rates_with(lambda epoch, lr: lr if epoch == 0 else lr * 0.5) == pytest.approx(
+        [LR0, LR0 * 0.5, LR0 * 0.5 * 0.1 * 0.5])
+    # schedule(epoch) returns an absolute rate: it undoes the cut at the next epoch
+    assert rates_with(lambda epoch: LR0 * 0.5**epoch) == pytest.approx([LR0, LR0 * 0.5, LR0 * 0.25])
+
+
 def _best_checkpoint(blobs, path):
     """Train with a best-model checkpoint chosen on the validation split; return the model and its history."""
     model = _model()
@@ -378,6 +515,38 @@ def test_hdf5_checkpoint_still_saves_and_loads_and_is_logged_as_legacy(blobs, tm
 
 # --------------------------------------------------------------------------
 # Imports
+
+
+@covers("tf-keras")
+def test_tf_keras_is_keras_3():
+    tf = ln.tf
+    assert tf.keras.__version__ == keras.__version__ and keras.__version__.startswith("3.")
+    assert tf.keras is not keras  # Keras 3's namespace for TensorFlow users, not the module itself ...
+    for name in ("SGD", "Adam", "AdamW"):  # ... with the same classes
+        assert getattr(tf.keras.optimizers, name) is getattr(keras.optimizers, name)
+    with pytest.raises(ValueError, match="not recognized"):  # so the rows of the table apply to tf.keras
+        tf.keras.optimizers.SGD(**{"lr": LR0})
+    assert any(re.fullmatch(r"keras>=3[.0-9]*", requirement) for requirement in metadata.requires("tensorflow"))
+
+
+@covers("tf-keras")
+def test_tf_use_legacy_keras_routes_tf_keras_to_tf_keras():
+    from tensorflow.python.util import lazy_loader
+
+    # TensorFlow's own rule: the variable counts when it is "true", "True" or "1"
+    assert 'os.environ.get("TF_USE_LEGACY_KERAS", None) in ("true", "True", "1")' in inspect.getsource(
+        lazy_loader.KerasLazyLoader)
+    probe = ("import tensorflow as tf, keras\n"
+             "print(keras.__version__)\n"
+             "try:\n    print(tf.keras.__version__)\nexcept ImportError as error:\n    print('ImportError:', error)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    keras_version, tf_keras_line = result.stdout.split("\n")[:2]
+    assert keras_version == keras.__version__  # import keras stays Keras 3
+    if importlib.util.find_spec("tf_keras") is None:
+        assert tf_keras_line.startswith("ImportError:") and "TF_USE_LEGACY_KERAS" in result.stderr
+    else:
+        assert tf_keras_line.startswith("2.")
 
 
 @covers("samples-generator")
