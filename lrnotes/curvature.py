@@ -175,9 +175,14 @@ def _lanczos_function(model: keras.Model, x, y):
         return product(tf.constant(np.asarray(vector, dtype=numpy_dtype).ravel())).numpy().astype(np.float64)
 
     operator = LinearOperator((count, count), matvec=matvec, dtype=np.float64)
-    start = np.ones(count)
+    # A fixed random start (deterministic): a constant vector lies largely in
+    # the null space of a softmax network's Hessian (shifting every logit
+    # alike changes nothing), and ARPACK refuses a start whose product vanishes.
+    start = np.random.default_rng(0).standard_normal(count)
 
     def evaluate() -> float:
+        if not all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in variables):
+            return math.nan  # a diverged run has no curvature to measure
         return float(eigsh(operator, k=1, which="LA", tol=LANCZOS_TOLERANCE, v0=start,
                            return_eigenvectors=False)[0])
 
@@ -216,7 +221,10 @@ def _top(matrix: np.ndarray, top: int = 1) -> float | np.ndarray:
 class SharpnessMonitor(keras.callbacks.Callback):
     """Measures :func:`sharpness` on ``(x, y)`` before training and after every ``every``-th epoch.
 
-    It uses the Lanczos method (``sharpness(..., method="lanczos")``).
+    It uses the Lanczos method (``sharpness(..., method="lanczos")``), and
+    gives NaN once the weights are no longer finite. Near the edge of
+    stability the sharpness can alternate from one update to the next:
+    measure at an odd interval, or an even one sees only one side.
     ``values`` maps the epoch (0: the initial weights) to the sharpness. A
     deep copy (the package copies callbacks for each run) shares ``values``
     with the original, so the monitor given to a run holds that run's values.

@@ -110,3 +110,11 @@ def test_bad_input_is_refused_naming_the_parameter():
         ln.hessian(wide, data.x_train, data.y_train)
     with pytest.raises(TypeError, match="config must be a RunConfig"):
         ln.sharpness_along("config")
+
+
+def test_a_run_at_a_very_large_rate_is_measured_to_its_end():
+    """Rate 8, full batch: the weights stay finite but the Hessian nearly vanishes along a constant vector."""
+    record = ln.sharpness_along(ln.RunConfig(batch_size=None, learning_rate=8.0, epochs=30), 0, every=1)
+    finite = ~record["diverged"]
+    assert record.loc[finite, "sharpness"].notna().all()
+    assert record.loc[~finite, "sharpness"].isna().all()
