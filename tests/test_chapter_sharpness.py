@@ -167,6 +167,13 @@ def test_at_the_largest_rate_the_sharpness_is_erratic(values):
     assert jumps.max() == pytest.approx(values["sharp_top_jump_high"])
     assert quiet.max() == pytest.approx(values["sharp_quiet_jump_high"])
     assert jumps.min() > 2 * quiet.max()
+    # "at 0.125 more than that, but regularly: there the sharpness alternates around 2/η at every
+    # measurement, at 1 in no seed"
+    assert values["sharp_rates_first"] == pytest.approx(float(RATES[0]))
+    smallest = _grid(values, RATES[0], "late_high") / _grid(values, RATES[0], "late_low")
+    assert smallest.min() > quiet.max()
+    assert _grid(values, RATES[0], "alternating").min() == 1.0
+    assert _grid(values, TOP, "alternating").max() < 1.0
     level = _grid(values, TOP, "level")
     assert level.min() == pytest.approx(values["sharp_top_level_low"])
     assert level.max() == pytest.approx(values["sharp_top_level_high"])
