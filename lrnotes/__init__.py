@@ -30,6 +30,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "config": ("RunConfig",),
     "data": ("DATASETS", "Dataset", "bayes_accuracy", "bayes_predict", "load_blobs", "load_dataset",
              "load_digits", "load_ionosphere"),
+    "explore": ("Explorer", "explore_paths", "explore_runs"),
     "fingerprints": ("digest", "fingerprint"),
     "models": ("CNN", "MLP", "build_model", "testbed_model"),
     "notebook": ("record", "setup_notebook"),

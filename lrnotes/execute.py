@@ -83,7 +83,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def kernel_environment() -> dict[str, str]:
-    """The environment of the kernels: quiet progress bars.
+    """The environment of the kernels: quiet progress bars, explorers without inline scripts.
 
     The kernels use the sweep cache of :func:`lrnotes.cache.default_cache_dir`
     (``$LRNOTES_CACHE_DIR``, else the user's cache folder), the same one that
@@ -93,6 +93,7 @@ def kernel_environment() -> dict[str, str]:
     env["LRNOTES_PROGRESS"] = "0"
     env.setdefault("PYTHONHASHSEED", "0")
     env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    env["LRNOTES_EXPLORE_SCRIPTS"] = "site"  # the book's pages load the explorers' scripts themselves
     return env
 
 
