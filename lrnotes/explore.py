@@ -31,7 +31,7 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,7 +100,7 @@ def _color(value: Any) -> str:
 def _rgba(value: Any, alpha: float) -> str:
     from matplotlib.colors import to_rgb
 
-    red, green, blue = (int(round(255 * channel)) for channel in to_rgb(value))
+    red, green, blue = (round(255 * channel) for channel in to_rgb(value))
     return f"rgba({red},{green},{blue},{alpha})"
 
 
@@ -197,12 +197,12 @@ class Explorer:
         parts = [
             _STYLE,
             f'<div class="lrnotes-explorer" id="{self.id}" role="group" aria-labelledby="{title_id}">',
-            f'<p class="lrnotes-explorer-title" id="{title_id}"><strong>Explore:</strong> '
-            f'{html.escape(self.spec["title"])}</p>',
+            (f'<p class="lrnotes-explorer-title" id="{title_id}"><strong>Explore:</strong> '
+             f'{html.escape(self.spec["title"])}</p>'),
             '<div class="lrnotes-explorer-controls"></div>',
             '<p class="lrnotes-explorer-status" aria-live="polite"></p>',
-            '<div class="lrnotes-explorer-plot"><p class="lrnotes-explorer-fallback">This interactive figure needs '
-            'JavaScript; the static figure above shows the same runs.</p></div>',
+            ('<div class="lrnotes-explorer-plot"><p class="lrnotes-explorer-fallback">This interactive figure needs '
+             'JavaScript; the static figures above show the same runs.</p></div>'),
             f'<script type="application/json">{payload}</script>',
             "</div>",
         ]
@@ -213,7 +213,7 @@ class Explorer:
         parts.append("<script>window.lrnotesExplore && window.lrnotesExplore.mountAll();</script>")
         return "\n".join(parts)
 
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:  # noqa: ARG002 - IPython's signature
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         return {"text/html": self.to_html(), "text/plain": repr(self)}
 
     def __repr__(self) -> str:

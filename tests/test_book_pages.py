@@ -68,3 +68,26 @@ def test_the_install_cell_is_a_no_op_and_the_settings_show_one_line(chapter, exe
     assert len(shown) == 1, f"{chapter}: the settings cell should show one result"
     line = shown[0]["data"].get("text/markdown", "")
     assert line.startswith("This run: the ") and "\n" not in line.strip(), line
+
+
+def test_pages_with_explorers_stay_light_and_share_one_copy_of_the_scripts(book_build):
+    """Each page's own weight (its HTML with the embedded data) stays under 3 MB; Plotly is one static file."""
+    from lrnotes.explore import script_files
+
+    if book_build.html is None:
+        pytest.skip("the build rendered no HTML")
+    static = book_build.html / "_static"
+    signatures = {name: path.read_text(encoding="utf-8")[-300:] for name, path in script_files().items()}
+    for name in signatures:
+        assert (static / name).is_file(), f"_static/{name} is missing"
+    with_explorers = []
+    for page in sorted(book_build.html.rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        assert page.stat().st_size < 3_000_000, f"{page.name}: {page.stat().st_size} bytes"
+        assert not any(signature in text for signature in signatures.values()), f"{page.name} carries a script inline"
+        if 'class="lrnotes-explorer"' in text:
+            with_explorers.append(page.name)
+            assert 'src="../_static/plotly.min.js' in text and 'src="../_static/lrnotes-explore.js' in text
+        else:
+            assert "plotly.min.js" not in text, f"{page.name} loads Plotly without an explorer"
+    assert len(with_explorers) >= 5, with_explorers

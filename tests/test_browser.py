@@ -181,3 +181,158 @@ def test_build_page_describes_this_build(site, browser):
     for name in report.seconds:
         assert f"{report.seconds[name]:.1f} s" in text
     page.close()
+
+
+#: The pages with interactive figures (lrnotes.explore), and how many each shows.
+EXPLORER_PAGES = {
+    "book/learning_rate.html": 1,
+    "book/momentum.html": 1,
+    "book/batch_size.html": 1,
+    "book/modern_schedules.html": 1,
+    "book/optimizer_paths.html": 1,
+}
+
+#: In the page: the explorer's current key, and every drawn trace that differs from its setting's embedded data.
+_DRAWN_AGAINST_EMBEDDED = """root => {
+  const spec = JSON.parse(root.querySelector("script[type='application/json']").textContent);
+  const key = root.getAttribute("data-key");
+  const state = spec.states[key];
+  const drawn = root.querySelector(".lrnotes-explorer-plot").data;
+  const same = (a, b) => JSON.stringify(a === undefined ? null : a) === JSON.stringify(b === undefined ? null : b);
+  const wrong = [];
+  if (!state) return {key: key, wrong: ["no state for the key"], status: ""};
+  if (drawn.length !== spec.figure.data.length) wrong.push(`${drawn.length} traces drawn, ${spec.figure.data.length} embedded`);
+  spec.figure.data.forEach((style, t) => {
+    const want = state.traces[t];
+    const trace = drawn[t];
+    if (want === false) { if (trace.visible !== false) wrong.push(`trace ${t} shown`); return; }
+    const x = want === null ? style.x : spec.xs[want[0]];
+    const y = want === null ? style.y : want[1];
+    if (!same(trace.x, x) || !same(trace.y, y)) wrong.push(`trace ${t} (${style.name})`);
+  });
+  return {key: key, wrong: wrong, status: root.querySelector(".lrnotes-explorer-status").innerText};
+}"""
+
+
+def _block_network(page, base: str) -> list[str]:
+    """Let the page load only from the book's own server; record every other request (and abort it)."""
+    outside: list[str] = []
+
+    def handle(route):
+        if route.request.url.startswith(base + "/"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", handle)
+    return outside
+
+
+def test_explorers_follow_their_controls_offline(site, browser):
+    """Every control of every explorer, moved by keyboard (sliders) or by picking (menus), redraws that setting's data."""
+    base, _ = site
+    problems = []
+    for address, count in EXPLORER_PAGES.items():
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda message, errors=errors: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
+        outside = _block_network(page, base)
+        page.goto(f"{base}/{address}", wait_until="networkidle")
+        roots = page.query_selector_all(".lrnotes-explorer")
+        if len(roots) != count:
+            problems.append(f"{address}: {len(roots)} explorers, expected {count}")
+        for root in roots:
+            page.wait_for_function("root => root.getAttribute('data-mounted') === '1'", arg=root, timeout=20000)
+            first = root.evaluate(_DRAWN_AGAINST_EMBEDDED)
+            if first["wrong"]:
+                problems.append(f"{address}: at the start, drawn data differ: {first['wrong'][:5]}")
+            seen = {first["key"]}
+            controls = root.query_selector_all(".lrnotes-explorer-control input, .lrnotes-explorer-control select")
+            if not controls:
+                problems.append(f"{address}: an explorer without controls")
+            for control in controls:
+                label = root.evaluate("(root, id) => (root.querySelector(`label[for='${id}']`) || {}).innerText || ''",
+                                      control.get_attribute("id"))
+                if not label.strip():
+                    problems.append(f"{address}: control {control.get_attribute('id')} has no label")
+                control.focus()
+                if not control.evaluate("element => document.activeElement === element"):
+                    problems.append(f"{address}: control {label!r} takes no keyboard focus")
+                if control.is_disabled():
+                    continue
+                before = root.get_attribute("data-key")
+                if control.evaluate("element => element.tagName") == "INPUT":
+                    at_end = control.evaluate("element => Number(element.value) === Number(element.max)")
+                    page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
+                else:
+                    options = control.evaluate("element => Array.from(element.options).map(o => o.value)")
+                    current = control.evaluate("element => element.value")
+                    control.select_option(next(value for value in options if value != current))
+                after = root.evaluate(_DRAWN_AGAINST_EMBEDDED)
+                if after["key"] == before:
+                    problems.append(f"{address}: moving {label!r} did not change the setting ({before})")
+                if after["wrong"]:
+                    problems.append(f"{address}: after moving {label!r} to {after['key']}, drawn data differ: "
+                                    f"{after['wrong'][:5]}")
+                if not after["status"].strip():
+                    problems.append(f"{address}: no status line after moving {label!r}")
+                seen.add(after["key"])
+            if len(seen) < 2:
+                problems.append(f"{address}: the explorer never changed its setting")
+        if outside:
+            problems.append(f"{address}: requests outside the book {outside[:3]}")
+        if errors:
+            problems.append(f"{address}: console errors {errors}")
+        page.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_explorers_work_from_the_file_system(site, browser):
+    """Opened as a file (file://), a page loads its scripts from the book's folder and draws its explorer."""
+    _, report = site
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((report.html / "book" / "optimizer_paths.html").as_uri(), wait_until="load")
+    root = page.wait_for_selector(".lrnotes-explorer[data-mounted='1']", timeout=20000)
+    assert not root.evaluate(_DRAWN_AGAINST_EMBEDDED)["wrong"]
+    assert not errors
+    page.close()
+
+
+def test_an_explorer_works_as_a_jupyterlab_output(browser):
+    """Run by hand, the first explorer of a kernel carries Plotly and its script inline, and mounts as JupyterLab
+    renders an HTML output: the fragment set as innerHTML, then each script re-created so that it runs."""
+    import pandas as pd
+
+    from lrnotes.explore import explore_runs
+
+    records = pd.DataFrame({"lr": [0.1] * 4 + [0.01] * 4, "seed": [0, 0, 1, 1] * 2, "epoch": [0, 1] * 4,
+                            "test_accuracy": [0.3, 0.8, 0.4, 0.7, 0.3, 0.5, 0.4, 0.6]})
+    fragment = explore_runs(records, "lr", metrics=["test_accuracy"], summary="test_accuracy").to_html(scripts="inline")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    outside = _block_network(page, "http://jupyterlab.invalid")
+    page.set_content("<html><body><div id='output'></div></body></html>")
+    page.evaluate("""html => {
+      const output = document.getElementById("output");
+      output.innerHTML = html;
+      output.querySelectorAll("script").forEach(old => {
+        if (old.type === "application/json") return;
+        const fresh = document.createElement("script");
+        fresh.textContent = old.textContent;
+        old.replaceWith(fresh);
+      });
+    }""", fragment)
+    root = page.wait_for_selector(".lrnotes-explorer[data-mounted='1']", timeout=20000)
+    assert not root.evaluate(_DRAWN_AGAINST_EMBEDDED)["wrong"]
+    page.focus(".lrnotes-explorer-control input")
+    before = root.get_attribute("data-key")
+    page.keyboard.press("ArrowLeft")
+    after = root.evaluate(_DRAWN_AGAINST_EMBEDDED)
+    assert after["key"] != before and not after["wrong"]
+    assert not errors and not outside
+    page.close()
