@@ -333,7 +333,7 @@ def explore_runs(
     ylim: tuple[float, float] | Sequence[tuple[float, float] | None] | None = None,
     summary_logx: bool | None = None,
     summary_ylim: tuple[float, float] | None = None,
-    reference: float | None = None,
+    reference: float | Mapping[str, float] | None = None,
     reference_label: str = "Bayes-optimal accuracy",
     title: str | None = None,
     height: int = 430,
@@ -385,8 +385,10 @@ def explore_runs(
     summary_logx : bool, optional
         Log x axis of the summary (default: when ``summary_over``'s values span more than a factor 20).
     summary_ylim : (float, float), optional
-    reference : float, optional
-        A dashed horizontal line in every panel that draws accuracies (the Bayes-optimal accuracy).
+    reference : float or dict, optional
+        A dashed horizontal line (for instance the Bayes-optimal accuracy): a number, in black in
+        every panel that draws accuracies; a dict ``{metric: value}``, in the metric's colour in the
+        panel that draws it (the summary's metric: in black in the summary panel).
     title : str, optional
         The line above the controls.
     height : int
@@ -561,12 +563,29 @@ def explore_runs(
                              "meta": {"metric": summary, "role": "current"},
                              "marker": {"symbol": "circle-open", "size": 18, "color": "black", "line": {"width": 2}},
                              **on, "hoverinfo": "skip"})
-    reference_panels = [p for p, panel in enumerate(panels) if all("accuracy" in m for m in panel)]
-    if reference is not None:
-        reference_trace = figure.trace({"type": "scatter", "mode": "lines", "name": reference_label,
-                                        "meta": {"role": "reference"},
-                                        "line": {"color": "black", "dash": "dash", "width": 1},
-                                        "xaxis": "x", "yaxis": "y", "hoverinfo": "skip"})
+    # Reference lines: one value for every accuracy panel (black), or one per metric (in its colour).
+    if reference is None:
+        lines: list[tuple[int, float, str, str]] = []
+    elif isinstance(reference, Mapping):
+        unknown = sorted(set(reference) - set(flat) - {summary})
+        if unknown:
+            raise ValueError(f"reference names {unknown}, which are not among the metrics {flat + [summary]}")
+        lines = [(p, float(reference[m]), color_of[m], f"{reference_label} ({METRIC_LABELS.get(m, m)})")
+                 for p, panel in enumerate(panels) for m in panel if m in reference]
+        if summary in reference:
+            lines.append((len(panels), float(reference[summary]), "#000000", reference_label))
+    else:
+        lines = [(p, float(reference), "#000000", reference_label)
+                 for p, panel in enumerate(panels) if all("accuracy" in m for m in panel)]
+        if summary and "accuracy" in summary:
+            lines.append((len(panels), float(reference), "#000000", reference_label))
+    reference_traces = {}
+    for _, _, color, label in lines:
+        if label not in reference_traces:
+            reference_traces[label] = figure.trace({"type": "scatter", "mode": "lines", "name": label,
+                                                    "meta": {"role": "reference"},
+                                                    "line": {"color": color, "dash": "dash", "width": 1},
+                                                    "xaxis": "x", "yaxis": "y", "hoverinfo": "skip"})
 
     panel_y: list[list] = [[] for _ in panels]
     panel_x: list[list] = [[] for _ in panels]
@@ -618,8 +637,8 @@ def explore_runs(
             here = float(setting[summary_over])
             median_at = summary_cache[tuple(setting[name] for name in others)][1]
             traces[ring] = [figure.x([here]), [median_at.get(here)]]
-        if reference is not None:
-            traces[reference_trace] = [figure.x([]), []]  # in the legend only; the lines are layout shapes
+        for trace in reference_traces.values():
+            traces[trace] = [figure.x([]), []]  # in the legend only; the lines are layout shapes
         figure.states["|".join(map(str, index))] = {"traces": traces, "status": " ".join(status)}
 
     widths = [1.0] * len(panels) + ([0.8] if summary else [])
@@ -655,14 +674,10 @@ def explore_runs(
         layout[ya.replace("y", "yaxis")] = {**_GRID, "anchor": xa,
                                             "title": {"text": f"final {METRIC_LABELS.get(summary, summary)}"},
                                             "range": _axis_range(right_y, False, summary_ylim)}
-        if "accuracy" in summary:
-            reference_panels.append(len(panels))
-    if reference is not None:
-        for p in reference_panels:
-            xa, ya = axis_names(p)
-            layout["shapes"].append({"type": "line", "xref": f"{xa} domain", "x0": 0, "x1": 1, "yref": ya,
-                                     "y0": reference, "y1": reference,
-                                     "line": {"color": "black", "dash": "dash", "width": 1}})
+    for p, value, color, _ in lines:
+        xa, ya = axis_names(p)
+        layout["shapes"].append({"type": "line", "xref": f"{xa} domain", "x0": 0, "x1": 1, "yref": ya,
+                                 "y0": value, "y1": value, "line": {"color": color, "dash": "dash", "width": 1}})
     control_specs = [{"name": name, "label": controls[name], "kind": "range" if numeric[name] else "select",
                       "options": texts[name]} for name in names]
     title = title or f"{', '.join(METRIC_LABELS.get(m, m) for m in flat)} by {', '.join(controls.values())}"

@@ -321,3 +321,13 @@ def test_the_sphinx_extension_loads_the_scripts_only_on_pages_with_an_explorer()
     assert added == []
     sphinxext._explorer_scripts(app, "book/lr", "page.html", {"body": f'<div {sphinxext.EXPLORER_MARK}>'}, None)
     assert added == ["plotly.min.js", "lrnotes-explore.js"]
+
+
+def test_references_per_metric_take_the_metric_s_colour(records):
+    explorer = explore_runs(records, "lr", summary="val_accuracy",
+                            reference={"train_accuracy": 0.9, "test_accuracy": 0.8, "val_accuracy": 0.7})
+    shapes = explorer.spec["figure"]["layout"]["shapes"]
+    assert [(s["yref"], s["y0"], s["line"]["color"]) for s in shapes] == [
+        ("y", 0.9, "#1f77b4"), ("y", 0.8, "#ff7f0e"), ("y2", 0.7, "#000000")]
+    with pytest.raises(ValueError, match="reference names"):
+        explore_runs(records, "lr", reference={"val_loss": 0.1})
