@@ -595,7 +595,7 @@ def explore_runs(
         group = groups[index]
         traces: list = [None] * len(figure.styles)
         setting = {name: values[name][i] for name, i in zip(names, index)}
-        status = [", ".join(f"{controls[name]} {texts[name][i]}" for name, i in zip(names, index)) + ":"]
+        status = [", ".join(_setting_text(controls[name], texts[name][i]) for name, i in zip(names, index)) + ":"]
         diverged = sorted(group.loc[group["diverged"].astype(bool), "seed"].unique()) if "diverged" in group else []
         finals = []
         for p, panel in enumerate(panels):
@@ -726,6 +726,11 @@ def _summary_data(records: pd.DataFrame, others: list[str], other: tuple, summar
         "star": [figure.x(star_x), star_y],
     }
     return traces, dict(zip(xs.tolist(), rounded(medians)))
+
+
+def _setting_text(label: str, text: str) -> str:
+    """``"learning rate 0.1"``; a text that already names its setting (``"batch size 32"``) stays as it is."""
+    return text if text.startswith(label) else f"{label} {text}"
 
 
 def _median_text(values: np.ndarray) -> str:

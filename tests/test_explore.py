@@ -170,6 +170,11 @@ def test_controls_status_and_reference(explorer):
     assert {shape["yref"] for shape in shapes} == {"y", "y2"} and all(s["y0"] == 0.85 for s in shapes)
 
 
+def test_a_label_that_names_its_setting_is_not_repeated(records):
+    explorer = explore_runs(records, {"lr": "learning rate"}, labels={"lr": lambda lr: f"learning rate {lr:g}"})
+    assert explorer.spec["states"][explorer.key(lr=0.1)]["status"].startswith("learning rate 0.1: final")
+
+
 def test_panels_each_get_their_axis(records):
     two = explore_runs(records, "lr", metrics=[["train_accuracy"], ["test_accuracy"]], summary="val_accuracy")
     styles = two.spec["figure"]["data"]
