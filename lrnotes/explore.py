@@ -145,10 +145,14 @@ class Explorer:
             raise ValueError(f"give a value for each control {names}, got {sorted(setting)}")
         indices = []
         for control in self.spec["controls"]:
-            text = _text(setting[control["name"]])
-            if text not in control["options"]:
-                raise ValueError(f"{control['name']} must be one of {control['options']}, got {text!r}")
-            indices.append(str(control["options"].index(text)))
+            wanted = setting[control["name"]]
+            values = control.get("values", control["options"])
+            if wanted in values:
+                indices.append(str(values.index(wanted)))
+            elif _text(wanted) in control["options"]:
+                indices.append(str(control["options"].index(_text(wanted))))
+            else:
+                raise ValueError(f"{control['name']} must be one of {values}, got {wanted!r}")
         key = "|".join(indices)
         if key not in self.spec["states"]:
             raise ValueError(f"no runs for {setting}")
@@ -679,7 +683,8 @@ def explore_runs(
         layout["shapes"].append({"type": "line", "xref": f"{xa} domain", "x0": 0, "x1": 1, "yref": ya,
                                  "y0": value, "y1": value, "line": {"color": color, "dash": "dash", "width": 1}})
     control_specs = [{"name": name, "label": controls[name], "kind": "range" if numeric[name] else "select",
-                      "options": texts[name]} for name in names]
+                      "options": texts[name],
+                      "values": [float(v) if numeric[name] else str(v) for v in values[name]]} for name in names]
     title = title or f"{', '.join(METRIC_LABELS.get(m, m) for m in flat)} by {', '.join(controls.values())}"
     initial = keys[len(keys) // 2]
     if summary and chosen and other_keys:
