@@ -115,7 +115,7 @@ class Explorer:
     """An interactive figure: its data and controls as a JSON-ready ``spec``.
 
     ``spec`` holds the controls (``name``, ``label``, ``kind`` "range" or
-    "select", and the ``options`` as text), the valid ``keys`` (the indices of
+    "select", the ``options`` as text and their ``values``), the valid ``keys`` (the indices of
     each control's option, joined by ``|``), the Plotly ``figure`` (trace
     styles and the layout; axis ranges fixed over every setting), the x arrays
     ``xs`` and, per key, the ``states``: for every trace the index of its x
