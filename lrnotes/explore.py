@@ -961,7 +961,7 @@ def explore_paths(
                 outcome = f"diverged after {len(run) - 1} steps"
             else:
                 outcome = f"ends {run.final_distance:.2g} from the minimum after {run.steps} steps"
-            where = "" if limit is None else f" ({here / limit:.2g} × the stability limit {limit:.3g})"
+            where = "" if limit is None else f" ({here / limit:.3g} × the stability limit {limit:.3g})"
             status = f"{optimizer_name} on the {surface_name}, learning rate {here:g}{where}: {outcome}"
             color = colors[optimizer_name]
             figure.states["|".join(map(str, index))] = {

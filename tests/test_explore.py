@@ -289,7 +289,7 @@ def test_paths_draw_each_rate_s_path_and_its_limit(paths):
         assert bool(crosses["x"]) == path.diverged
         status = explorer.spec["states"][explorer.key(surface="bowl", optimizer="SGD",
                                                       learning_rate=path.learning_rate)]["status"]
-        assert f"{path.learning_rate / paths.limit:.2g} × the stability limit" in status
+        assert f"{path.learning_rate / paths.limit:.3g} × the stability limit" in status
         assert ("diverged" in status) == path.diverged
     # the 0.12 path diverges, the 0.079 one does not: the limit (0.08) lies between them
     states = {rate: explorer.drawn(surface="bowl", optimizer="SGD", learning_rate=rate) for rate in (0.079, 0.12)}
