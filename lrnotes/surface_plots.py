@@ -11,11 +11,11 @@ from lrnotes import validation
 from lrnotes.paths import Path
 from lrnotes.surfaces import Surface
 
-__all__ = ["plot_paths"]
+__all__ = ["contour_levels", "plot_paths"]
 
 
 
-def _contour_levels(surface: Surface, values: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+def contour_levels(surface: Surface, values: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     """Values to contour and their levels: log-spaced above the minimum, else linear."""
     if surface.minimum is not None:
         floor = float(np.asarray(surface.value(np.asarray(surface.minimum, np.float64))))
@@ -102,8 +102,8 @@ def plot_paths(surface: Surface, paths: Any, ax: Any = None, *, labels: Sequence
     ys = np.linspace(y_low, y_high, resolution)
     grid_x, grid_y = np.meshgrid(xs, ys)
     values = np.asarray(surface.value(np.stack([grid_x, grid_y], axis=-1)), dtype=float)
-    shown, contour_levels = _contour_levels(surface, values, int(levels))
-    ax.contour(grid_x, grid_y, shown, levels=contour_levels, cmap="Greys_r", linewidths=0.6, alpha=0.6)
+    shown, level_values = contour_levels(surface, values, int(levels))
+    ax.contour(grid_x, grid_y, shown, levels=level_values, cmap="Greys_r", linewidths=0.6, alpha=0.6)
     palette = plt.get_cmap("tab10")
     for index, array in enumerate(arrays):
         color = colors[index] if colors is not None else palette(index % 10)

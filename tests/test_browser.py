@@ -307,7 +307,7 @@ def test_an_explorer_works_as_a_jupyterlab_output(browser):
     renders an HTML output: the fragment set as innerHTML, then each script re-created so that it runs."""
     import pandas as pd
 
-    from lrnotes.explore import explore_runs
+    from lrnotes.run_explorer import explore_runs
 
     records = pd.DataFrame({"lr": [0.1] * 4 + [0.01] * 4, "seed": [0, 0, 1, 1] * 2, "epoch": [0, 1] * 4,
                             "test_accuracy": [0.3, 0.8, 0.4, 0.7, 0.3, 0.5, 0.4, 0.6]})

@@ -18,14 +18,9 @@ import pandas as pd
 import pytest
 
 from lrnotes import explore
-from lrnotes.explore import (
-    DIGITS,
-    explore_paths,
-    explore_runs,
-    rounded,
-    script_files,
-    simplify,
-)
+from lrnotes.explore import DIGITS, rounded, script_files
+from lrnotes.path_explorer import explore_paths, simplify
+from lrnotes.run_explorer import explore_runs
 
 #: Relative error of rounding to DIGITS significant digits: at most half a unit in the last digit kept.
 ROUNDING = 0.5 * 10.0 ** (1 - DIGITS)
