@@ -57,8 +57,8 @@ def _explorer_scripts(app, pagename, templatename, context, doctree) -> None:  #
     if EXPLORER_MARK in context.get("body", ""):
         from lrnotes.explore import script_files
 
-        for name in script_files():
-            app.add_js_file(name)
+        for name in script_files():  # deferred: the page's text is parsed and shown while Plotly loads
+            app.add_js_file(name, loading_method="defer")
 
 
 def _copy_explorer_scripts(app, exception) -> None:

@@ -87,7 +87,8 @@ def test_pages_with_explorers_stay_light_and_share_one_copy_of_the_scripts(book_
         assert not any(signature in text for signature in signatures.values()), f"{page.name} carries a script inline"
         if 'class="lrnotes-explorer"' in text:
             with_explorers.append(page.name)
-            assert 'src="../_static/plotly.min.js' in text and 'src="../_static/lrnotes-explore.js' in text
+            scripts = re.findall(r'<script[^>]*src="\.\./_static/(?:plotly\.min|lrnotes-explore)\.js[^>]*>', text)
+            assert len(scripts) == 2 and all("defer" in tag for tag in scripts), scripts
         else:
             assert "plotly.min.js" not in text, f"{page.name} loads Plotly without an explorer"
     assert len(with_explorers) >= 5, with_explorers

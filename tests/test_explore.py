@@ -316,11 +316,11 @@ def test_the_sphinx_extension_loads_the_scripts_only_on_pages_with_an_explorer()
     from lrnotes import sphinxext
 
     added = []
-    app = SimpleNamespace(add_js_file=lambda name: added.append(name))
+    app = SimpleNamespace(add_js_file=lambda name, **options: added.append((name, options)))
     sphinxext._explorer_scripts(app, "book/intro", "page.html", {"body": "<p>no figure</p>"}, None)
     assert added == []
     sphinxext._explorer_scripts(app, "book/lr", "page.html", {"body": f'<div {sphinxext.EXPLORER_MARK}>'}, None)
-    assert added == ["plotly.min.js", "lrnotes-explore.js"]
+    assert added == [("plotly.min.js", {"loading_method": "defer"}), ("lrnotes-explore.js", {"loading_method": "defer"})]
 
 
 def test_references_per_metric_take_the_metric_s_colour(records):
