@@ -227,9 +227,11 @@ def build_book(
     start = time.perf_counter()
     environment = execution_environment(root / "book", env)
     keys: dict[str, str] = {}
+    sources: dict[str, nbformat.NotebookNode] = {}
+    finished: dict[str, str] = {}  # executed this build, as a reused execution would show them
     to_execute: list[Chapter] = []
     for chapter in selected:
-        source = nbformat.read(chapter.source, as_version=4)
+        source = sources[chapter.name] = nbformat.read(chapter.source, as_version=4)
         keys[chapter.name] = execution_key(source, chapter=chapter.name, profile=profile, environment=environment)
         stored = None if rerun else store.get(keys[chapter.name])
         if stored is not None:
@@ -262,6 +264,18 @@ def build_book(
 
     def storer(chapter: Chapter):
         def store_execution(text: str, seconds: float) -> None:
+            # The page is the merge that a later reuse gives, to the byte: reusing it rewrites nothing.
+            # An edit of the chapter's code, of the package (or its settings, the data) while the chapter
+            # ran: the key, computed before, may not describe what ran. Such an execution is not stored.
+            try:
+                finished[chapter.name] = finish_notebook(merge_prose(nbformat.reads(text, as_version=4),
+                                                                     sources[chapter.name]), profile)
+            except ValueError:
+                log(f"  not storing {chapter.path}: its code changed during the build")
+                return
+            if execution_environment(root / "book", env) != environment:
+                log(f"  not storing {chapter.path}: the package, its settings or the data changed during the build")
+                return
             store.put(keys[chapter.name], text, seconds=seconds, chapter=chapter.name, profile=profile)
         return store_execution
 
@@ -276,6 +290,8 @@ def build_book(
             chapter = futures[future]
             try:
                 report.seconds[chapter.name] = future.result()
+                if chapter.name in finished:
+                    write_if_changed(source_dir / chapter.path, finished[chapter.name])
             except BuildError as error:
                 failures.append(str(error))
                 log(f"  FAILED {chapter.path}: {str(error).splitlines()[0]}")

@@ -121,6 +121,15 @@ def test_package_source_change_executes_again(tmp_path, store, monkeypatch):
     assert again.reused == {} and _stamp(root, "alpha") != stamp
 
 
+def test_an_execution_during_which_the_package_changed_is_not_stored(tmp_path, store, monkeypatch):
+    root = _book(tmp_path / "book-project", {"alpha": STAMP})
+    revisions = iter(["a" * 64, "b" * 64])  # one at the start of the build, another when the chapter has run
+    monkeypatch.setattr(lrnotes.environment, "package_revision", lambda *args: next(revisions))
+    report = _build(root, store)
+    assert set(report.executed) == {"alpha"} and store.entries() == 0
+    assert any("not storing book/alpha.ipynb" in line for line in report.log)
+
+
 def test_profile_and_its_settings_decide_reuse(tmp_path, store, monkeypatch):
     # The chapter reads the section "learning_rate" of profiles.yml (its code names it).
     root = _book(tmp_path / "book-project", {"alpha": STAMP + "\nsection = 'learning_rate'"})
@@ -204,6 +213,8 @@ def test_rerender_reads_changed_pages_and_drops_removed_ones(tmp_path, store):
     html = root / "_build" / "html" / "book"
     assert {"alpha.html", "beta.html", "build.html", "index.html"} <= {path.name for path in html.iterdir()}
     assert any("every page" in line for line in first.log)
+    doctrees = root / "_build" / "src" / "_build" / ".doctrees" / "book"
+    read = {name: (doctrees / f"{name}.doctree").stat().st_mtime_ns for name in ("alpha", "beta", "build")}
 
     _edit(root / "book" / "alpha.ipynb", lambda notebook: setattr(notebook.cells[0], "source",
                                                                   "# Chapter alpha\n\nFresh prose."))
@@ -212,6 +223,9 @@ def test_rerender_reads_changed_pages_and_drops_removed_ones(tmp_path, store):
     assert "Fresh prose." in (html / "alpha.html").read_text()
     assert f"{second.seconds['beta']:.1f} s" in (html / "build.html").read_text()
     assert "beta.html" in {path.name for path in html.iterdir()}  # unchanged pages are written too
+    now = {name: (doctrees / f"{name}.doctree").stat().st_mtime_ns for name in read}
+    assert now["beta"] == read["beta"]  # not read again
+    assert now["alpha"] > read["alpha"] and now["build"] > read["build"]  # the changed page, the build page
 
     # A warning fails the render, and it fails again on the next build, unchanged page or not.
     (root / "book" / "index.md").write_text("# Tiny\n\nSee {doc}`missing`.\n")
