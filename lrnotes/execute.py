@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -21,7 +22,8 @@ import nbformat
 from lrnotes import validation
 from lrnotes.settings import PROFILES
 
-__all__ = ["BuildError", "execute_notebook", "glued_values", "kernel_environment", "write_atomically"]
+__all__ = ["BuildError", "execute_notebook", "finish_notebook", "glued_values", "kernel_environment",
+           "write_atomically", "write_if_changed"]
 
 _QUICK_NOTE = """:::{{note}}
 This page was executed with the **{profile}** profile: fewer seeds, epochs and
@@ -57,7 +59,16 @@ def _failure_message(notebook_path: Path, name: str) -> str:
 
 
 def _postprocess(notebook_path: Path, profile: str) -> None:
-    notebook = nbformat.read(notebook_path, as_version=4)
+    write_atomically(notebook_path, finish_notebook(nbformat.read(notebook_path, as_version=4), profile))
+
+
+def finish_notebook(notebook: nbformat.NotebookNode, profile: str) -> str:
+    """The text of an executed notebook as the book shows it (changes ``notebook`` in place).
+
+    Papermill's injected parameters cell is hidden, and a page executed with a
+    profile other than ``full`` gets a note under its title.
+    """
+    validation.one_of("profile", profile, PROFILES)
     for cell in notebook.cells:
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
@@ -65,9 +76,11 @@ def _postprocess(notebook_path: Path, profile: str) -> None:
     if profile != "full":
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
-                notebook.cells.insert(index + 1, nbformat.v4.new_markdown_cell(_QUICK_NOTE.format(profile=profile)))
+                note = nbformat.v4.new_markdown_cell(_QUICK_NOTE.format(profile=profile))
+                note.id = f"lrnotes-{profile}-note"  # a fixed id: the same notebook gives the same text
+                notebook.cells.insert(index + 1, note)
                 break
-    write_atomically(notebook_path, nbformat.writes(notebook))
+    return nbformat.writes(notebook)
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -80,6 +93,20 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` (atomically) unless the file holds it already; True if written.
+
+    An unchanged file keeps its modification time, so Sphinx does not read it again.
+    """
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    write_atomically(path, text)
+    return True
 
 
 def kernel_environment() -> dict[str, str]:
@@ -98,12 +125,16 @@ def kernel_environment() -> dict[str, str]:
 
 
 def execute_notebook(
-    source: Path, output: Path, *, profile: str, timeout: float, env: dict[str, str] | None = None
+    source: Path, output: Path, *, profile: str, timeout: float, env: dict[str, str] | None = None,
+    on_success: Callable[[str, float], None] | None = None,
 ) -> float:
     """Execute ``source`` into ``output`` with papermill; return the seconds it took.
 
     The output is written to a temporary file and renamed into place only on
     success, so a failed or interrupted run leaves no half-executed notebook.
+    ``on_success(text, seconds)``, when given, receives papermill's executed
+    notebook (before :func:`finish_notebook`) after a run without error, and
+    only then: the build stores it in the notebook cache.
 
     Raises
     ------
@@ -146,6 +177,8 @@ def execute_notebook(
         tail = "\n".join(log.strip().splitlines()[-15:])
         raise BuildError(f"{message}\n--- papermill said (last lines) ---\n{tail}")
     try:
+        if on_success is not None:
+            on_success(temporary.read_text(encoding="utf-8"), elapsed)
         _postprocess(temporary, profile)
         os.replace(temporary, output)
     finally:

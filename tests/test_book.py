@@ -75,10 +75,15 @@ def test_unknown_profile_is_refused_before_anything_runs(tiny, tmp_path):
 
 
 def test_build_page_reports_profile_seeds_and_times(tiny):
-    report = BuildReport(profile="quick", seconds={"good": 1.5}, settings={"good": {"seeds": [0, 1]}},
-                         total_seconds=2.0)
+    report = BuildReport(profile="quick", seconds={"good": 1.5, "bad": 40.25}, settings={"good": {"seeds": [0, 1]}},
+                         total_seconds=2.0, reused={"bad": "2026-05-01T09:30:00+00:00"})
     page = build_page(report, chapters(tiny))
-    assert "`quick`" in page and "| {doc}`good` | 0, 1 | 1.5 s |" in page
+    assert "`quick`" in page and "| {doc}`good` | 0, 1 | executed | 1.5 s |" in page
+    assert "| {doc}`bad` | — | reused: executed 2026-05-01 09:30 UTC | 40.2 s |" in page
+    assert "| {doc}`slow` | — | not executed | — |" in page
+    # the totals are the sums of the rows: all, executed now, reused
+    assert "all chapters:** 42 s of kernel time" in page
+    assert "1 chapter executed by this build: 2 s" in page and "1 chapter reused from an earlier build: 40 s" in page
     assert "| tensorflow | 2.21" in page and "| cores |" in page
 
 
