@@ -66,11 +66,11 @@ EXECUTION_TAGS = frozenset({"parameters", "raises-exception", "skip-execution"})
 
 #: Distributions that shape a notebook's outputs besides :data:`lrnotes.environment.ARITHMETIC_PACKAGES`.
 OUTPUT_PACKAGES = ("scipy", "pandas", "matplotlib", "myst-nb", "papermill", "ipykernel", "ipython", "nbformat",
-                   "nbclient", "jupyter-client", "pyyaml")
+                   "nbclient", "jupyter-client", "pyyaml", "plotly")
 
 #: The kernel's environment variables that can change what a chapter computes or prints.
 KERNEL_VARIABLES = (*environment.NUMERIC_VARIABLES, "PYTHONHASHSEED", "MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL",
-                    "LRNOTES_PROGRESS")
+                    "LRNOTES_PROGRESS", "LRNOTES_EXPLORE_SCRIPTS")
 
 #: Files next to the chapters that are the book's text, not data a chapter can read.
 _TEXT_SUFFIXES = frozenset({".ipynb", ".md", ".bib"})
