@@ -399,6 +399,8 @@ class StackedDense(Engine):
 
     def _rates_used(self):
         """Each slot's rate at the last update made (before training: at the first)."""
+        if self.slot_rates.constant:  # the same at every step: no need to read the step counter
+            return self.slot_rates.values(0)
         return self.slot_rates.values(last_update_step(self.optimizer))
 
     def _real_rows(self, outputs):
