@@ -26,7 +26,6 @@ import functools
 import re
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,11 +33,18 @@ import numpy as np
 from lrnotes._runtime import keras, tf
 from lrnotes.config import RunConfig
 from lrnotes.data import load_dataset
+from lrnotes.engine import (
+    Engine,
+    correct_predictions,
+    evaluation_chunks,
+    last_update_step,
+    padded,
+)
 from lrnotes.environment import numeric_settings
-from lrnotes.engine import Engine, correct_predictions, evaluation_chunks, last_update_step, padded
 from lrnotes.fingerprints import digest
 from lrnotes.models import MLP, build_model
 from lrnotes.records import EpochResult
+from lrnotes.slot_rates import SlotRates, all_constant
 from lrnotes.stacking import optimizer_parts
 
 __all__ = ["MIN_ROWS", "TRACE_CACHE_SIZE", "SlotRates", "StackedDense", "add_bias", "clear_traces", "initial_weights",
@@ -72,85 +78,6 @@ def add_bias(x, bias):
         return upstream, tf.reduce_sum(tf.transpose(upstream, [0, 2, 1]), axis=-1)[:, None, :]
 
     return x + bias, gradient
-
-
-class SlotRates(keras.optimizers.schedules.LearningRateSchedule):
-    """The learning rate of every stacked run, shaped ``[S, 1]``.
-
-    ``rates`` has one entry per configuration (a constant or a Keras
-    schedule), repeated for each of its ``seeds`` slots. Every update rule of
-    the elementwise optimizers multiplies by the rate (or by a step size
-    computed elementwise from it), so the rate of slot ``s`` reaches exactly
-    the weights of slot ``s``, with the value its schedule would have alone.
-    Constant rates are the values of a variable, so a traced stack can train
-    other rates (:meth:`set_rates`); schedules are part of the graph.
-    """
-
-    def __init__(self, rates: Sequence[Any], seeds: int, spare: int = 0):
-        self.rates = list(rates)
-        self.seeds = int(seeds)
-        self.spare = int(spare)  # rows added to the stack (see MIN_ROWS) repeat the last slot's rate
-        self.constant = _all_constant(self.rates)
-        if self.constant:
-            self._variable = tf.Variable(self._constant_values(), trainable=False, name="slot_rates")
-
-    def _constant_values(self) -> np.ndarray:
-        values = self._pad(np.repeat(np.asarray(self.rates, np.float32), self.seeds))
-        return values.reshape(-1, 1)
-
-    def _pad(self, values):
-        if not self.spare:
-            return values
-        if isinstance(values, np.ndarray):
-            return np.concatenate([values, np.repeat(values[-1:], self.spare)])
-        return tf.concat([values, tf.repeat(values[-1:], self.spare)], axis=0)
-
-    def set_rates(self, rates: Sequence[Any], seeds: int, spare: int = 0) -> None:
-        """Give the slots other rates: constants for as many rows as before, or (with schedules) the same ones.
-
-        Raises
-        ------
-        ValueError
-            When the new rates would change the graph: constants in place of
-            schedules or the other way round, another number of rows, or
-            (with schedules) another layout of configurations and seeds.
-        """
-        rates, seeds, spare = list(rates), int(seeds), int(spare)
-        rows = len(rates) * seeds + spare
-        if _all_constant(rates) != self.constant or rows != len(self.rates) * self.seeds + self.spare:
-            raise ValueError("set_rates needs rates of the same kind (constants or schedules) for as many rows")
-        if not self.constant and (len(rates), seeds, spare) != (len(self.rates), self.seeds, self.spare):
-            raise ValueError("set_rates with schedules needs the same configurations, seeds and spare rows")
-        self.rates, self.seeds, self.spare = rates, seeds, spare
-        if self.constant:
-            self._variable.assign(self._constant_values())
-
-    def __call__(self, step):
-        if self.constant:
-            return tf.convert_to_tensor(self._variable)
-        values = [
-            tf.cast(rate(step), tf.float32)
-            if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule)
-            else tf.constant(rate, tf.float32)
-            for rate in self.rates
-        ]
-        return tf.reshape(self._pad(tf.repeat(tf.stack(values), self.seeds)), [-1, 1])
-
-    def values(self, step) -> np.ndarray:
-        """The rate of every slot at ``step``, as the shortest decimals of their float32 values."""
-        per_config = [
-            float(str(np.float32(rate(step)))) if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule)
-            else float(str(np.float32(rate)))
-            for rate in self.rates
-        ]
-        return np.repeat(per_config, self.seeds)
-
-    def get_config(self) -> dict:
-        return {"rates": [repr(rate) for rate in self.rates], "seeds": self.seeds, "spare": self.spare}
-
-
-def _all_constant(rates: Sequence[Any]) -> bool:
-    return not any(isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) for rate in rates)
 
 
 @functools.lru_cache(maxsize=256)
@@ -352,7 +279,7 @@ def _structure_key(config: RunConfig, cls: type, settings: dict, rates: list, se
         "rows": rows,
         "batch": padded(config.effective_batch_size),
         # schedules are part of the graph; constant rates are not
-        "rates": "constant" if _all_constant(rates) else {"rates": rates, "seeds": seeds},
+        "rates": "constant" if all_constant(rates) else {"rates": rates, "seeds": seeds},
         "floatx": keras.config.floatx(),
         "settings_of_tensorflow": numeric_settings(),  # threads, op determinism, devices, oneDNN variables
     }
