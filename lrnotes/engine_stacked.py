@@ -9,12 +9,23 @@ sum of the per-run losses; every operation is chosen so that a row's
 arithmetic does not depend on the other rows (see :data:`MIN_ROWS` and
 :func:`lrnotes.engine.padded`), so a seed gives bit-for-bit the record it
 gives alone.
+
+Tracing a stack's epoch into a graph takes longer than training a short run
+on this testbed, so traced stacks are kept for reuse (:func:`trace_count`,
+:func:`clear_traces`): a stack with the same structure (data set, network,
+optimizer class and settings, rows, batch width, and its schedules, if any)
+assigns its own initial weights, its rates and a freshly built optimizer's
+state to the variables of a kept one and runs the same graph, which gives
+exactly the record a fresh trace gives. Constant rates are values of a
+variable, so runs that differ only in a constant rate share a graph.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import re
+import weakref
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -22,12 +33,22 @@ import numpy as np
 from lrnotes._runtime import keras, tf
 from lrnotes.config import RunConfig
 from lrnotes.data import load_dataset
-from lrnotes.engine import Engine, correct_predictions, last_update_step, padded
+from lrnotes.engine import (
+    Engine,
+    correct_predictions,
+    evaluation_chunks,
+    last_update_step,
+    padded,
+)
+from lrnotes.environment import numeric_settings
+from lrnotes.fingerprints import digest
 from lrnotes.models import MLP, build_model
 from lrnotes.records import EpochResult
+from lrnotes.slot_rates import SlotRates, all_constant
 from lrnotes.stacking import optimizer_parts
 
-__all__ = ["MIN_ROWS", "SlotRates", "StackedDense", "add_bias", "initial_weights"]
+__all__ = ["MIN_ROWS", "TRACE_CACHE_SIZE", "SlotRates", "StackedDense", "add_bias", "clear_traces", "initial_weights",
+           "trace_count"]
 
 #: The fewest rows of a stack. TensorFlow's CPU kernel for batched matrix
 #: products (``LaunchBatchMatMul`` in ``batch_matmul_op_impl.h``) multiplies
@@ -41,6 +62,10 @@ __all__ = ["MIN_ROWS", "SlotRates", "StackedDense", "add_bias", "initial_weights
 #: CPU, so a run's arithmetic does not depend on its neighbours.
 MIN_ROWS = 2
 
+#: How many traced stacks a process keeps for reuse (least recently used
+#: first out). Each holds its graph, its weights and its optimizer's state:
+#: a few megabytes for the book's networks.
+TRACE_CACHE_SIZE = 32
 
 
 @tf.custom_gradient
@@ -55,73 +80,25 @@ def add_bias(x, bias):
     return x + bias, gradient
 
 
-class SlotRates(keras.optimizers.schedules.LearningRateSchedule):
-    """The learning rate of every stacked run, shaped ``[S, 1]``.
-
-    ``rates`` has one entry per configuration (a constant or a Keras
-    schedule), repeated for each of its ``seeds`` slots. Every update rule of
-    the elementwise optimizers multiplies by the rate (or by a step size
-    computed elementwise from it), so the rate of slot ``s`` reaches exactly
-    the weights of slot ``s``, with the value its schedule would have alone.
-    """
-
-    def __init__(self, rates: Sequence[Any], seeds: int, spare: int = 0):
-        self.rates = list(rates)
-        self.seeds = int(seeds)
-        self.spare = int(spare)  # rows added to the stack (see MIN_ROWS) repeat the last slot's rate
-        self.constant = not any(isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) for rate in rates)
-        if self.constant:
-            values = self._pad(np.repeat(np.asarray(self.rates, np.float32), self.seeds))
-            self._tensor = tf.constant(values.reshape(-1, 1))
-
-    def _pad(self, values):
-        if not self.spare:
-            return values
-        if isinstance(values, np.ndarray):
-            return np.concatenate([values, np.repeat(values[-1:], self.spare)])
-        return tf.concat([values, tf.repeat(values[-1:], self.spare)], axis=0)
-
-    def __call__(self, step):
-        if self.constant:
-            return self._tensor
-        values = [
-            tf.cast(rate(step), tf.float32)
-            if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule)
-            else tf.constant(rate, tf.float32)
-            for rate in self.rates
-        ]
-        return tf.reshape(self._pad(tf.repeat(tf.stack(values), self.seeds)), [-1, 1])
-
-    def values(self, step) -> np.ndarray:
-        """The rate of every slot at ``step``, as the shortest decimals of their float32 values."""
-        per_config = [
-            float(str(np.float32(rate(step)))) if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule)
-            else float(str(np.float32(rate)))
-            for rate in self.rates
-        ]
-        return np.repeat(per_config, self.seeds)
-
-    def get_config(self) -> dict:
-        return {"rates": [repr(rate) for rate in self.rates], "seeds": self.seeds, "spare": self.spare}
-
-
 @functools.lru_cache(maxsize=256)
 def initial_weights(spec: MLP, data: str, seed: int) -> tuple[np.ndarray, ...]:
     """The initial weights that ``spec.build(dataset, seed)`` has (memoised)."""
     return tuple(build_model(spec, load_dataset(data), seed).get_weights())
 
 
-class StackedDense(Engine):
-    def __init__(self, configs: list[RunConfig], seeds: list[int]):
-        self.config = config = configs[0]
-        self.seeds = [seed for _ in configs for seed in seeds]
-        self.dataset = dataset = config.dataset
-        per_slot = [initial_weights(config.model, config.data, seed) for seed in self.seeds]
-        # A stack has at least MIN_ROWS rows: TensorFlow's CPU BatchMatMul
-        # sends a batch of one matrix to another kernel than a batch of
-        # several (see MIN_ROWS), so a lone run gets a spare copy of itself.
-        self.spare = max(0, MIN_ROWS - len(per_slot))
-        per_slot += [per_slot[-1]] * self.spare
+class _TracedStack:
+    """One stack traced into a graph: its weight variable, optimizer, rates and epoch function.
+
+    Every stack of the same structure (:func:`_structure_key`) can train
+    through it: :meth:`reset` gives it that stack's initial weights, rates
+    and a fresh optimizer state.
+    """
+
+    def __init__(self, config: RunConfig, cls: type, settings: dict, rates: list, seeds: int,
+                 per_slot: list[tuple[np.ndarray, ...]]):
+        self.dataset = dataset = config.dataset  # held: the structure key names the data set by its id
+        self.cls, self.settings = cls, settings
+        size = len(per_slot)
         # All weights of a slot live in ONE flat row of one variable: the
         # optimizer then updates everything with a single set of elementwise
         # ops. Each weight array starts at a multiple of 16 elements and the
@@ -135,24 +112,22 @@ class StackedDense(Engine):
         for shape in self.shapes:
             self.offsets.append(total)
             total += padded(int(np.prod(shape)))
-        flat = np.zeros((len(per_slot), total), np.float32)
-        for i, (shape, offset) in enumerate(zip(self.shapes, self.offsets)):
-            flat[:, offset : offset + int(np.prod(shape))] = np.stack([weights[i].ravel() for weights in per_slot])
+        self.row_length = total
+        flat = self.flatten(per_slot)
         self.variable = keras.Variable(flat, name="stacked_weights")
         self.variables = [self.variable]
         spec: MLP = config.model
         hidden = keras.activations.get(spec.activation)
         self.activations = [hidden] * len(spec.hidden) + [None]  # the output layer gives logits
-        cls, settings, _ = optimizer_parts(config)
-        self.slot_rates = SlotRates([optimizer_parts(c)[2] for c in configs], len(seeds), self.spare)
+        self.slot_rates = SlotRates(rates, seeds, size - len(rates) * seeds)
         self.optimizer = cls(learning_rate=self.slot_rates, **settings)
         self.optimizer.build(self.variables)
-        self._setup_evaluation()
+        self.eval_chunks, self.split_rows = evaluation_chunks(dataset)
         x_train = tf.constant(dataset.x_train)
         y_train = tf.constant(dataset.y_train)
-        size = len(per_slot)
         self.padded_batch = padded(config.effective_batch_size)
         binary = dataset.binary
+        self.owner: weakref.ref | None = None
 
         def per_example_loss(y, logits):
             # What Keras' cross-entropy computes for a softmax (sigmoid) output:
@@ -167,7 +142,7 @@ class StackedDense(Engine):
             # Keras' L2 regulariser on every kernel, l2 * sum(kernel ** 2), summed over the layers, per slot
             if not l2:
                 return tf.zeros([size], tf.float32)
-            terms = [tf.reduce_sum(tf.square(self._weights(2 * layer, bias=False)), axis=[1, 2])
+            terms = [tf.reduce_sum(tf.square(self.weights(2 * layer, bias=False)), axis=[1, 2])
                      for layer in range(len(self.activations))]
             return tf.add_n([tf.constant(l2, tf.float32) * term for term in terms])
 
@@ -176,7 +151,7 @@ class StackedDense(Engine):
             for x, y in self.eval_chunks:
                 x = tf.broadcast_to(x[None], [size, *x.shape])
                 y = tf.broadcast_to(y[None], [size, *y.shape])
-                logits = self._forward(x)
+                logits = self.forward(x)
                 losses.append(per_example_loss(y, logits))
                 hits.append(correct_predictions(dataset, y, tf.sigmoid(logits) if binary else logits))
             return tf.concat(losses, axis=1), tf.concat(hits, axis=1), penalty()
@@ -188,6 +163,7 @@ class StackedDense(Engine):
             ]
         )
         def train_epoch(index, weights):
+            _TRACES[0] += 1  # Python runs here only while tracing
             # fit's running metrics: each batch's mean loss times its size, and
             # its correct predictions, summed over the epoch (float32, as Keras' Mean)
             loss_total = tf.zeros([size], tf.float32)
@@ -197,7 +173,7 @@ class StackedDense(Engine):
                 y_batch = tf.gather(y_train, index[step])
                 real = tf.cast(weights[step] > 0, tf.float32)
                 with tf.GradientTape() as tape:
-                    logits = self._forward(x_batch)
+                    logits = self.forward(x_batch)
                     batch_means = tf.reduce_sum(per_example_loss(y_batch, logits) * weights[step], axis=-1)
                     if l2:
                         batch_means = batch_means + penalty()
@@ -209,34 +185,155 @@ class StackedDense(Engine):
                 correct_total += tf.reduce_sum(hits * real, axis=-1)
             return (*evaluate(), loss_total, correct_total)
 
-        self._train_epoch = train_epoch.get_concrete_function()
+        self.train_epoch = train_epoch.get_concrete_function()
         # Zero steps: the evaluation alone, through the same traced function.
-        self._no_steps = (tf.zeros([0, size, self.padded_batch], tf.int32), tf.zeros([0, self.padded_batch]))
+        self.no_steps = (tf.zeros([0, size, self.padded_batch], tf.int32), tf.zeros([0, self.padded_batch]))
 
-    def _rates_used(self):
-        """Each slot's rate at the last update made (before training: at the first)."""
-        return self.slot_rates.values(last_update_step(self.optimizer))
+    def flatten(self, per_slot: list[tuple[np.ndarray, ...]]) -> np.ndarray:
+        """The weights of every slot as rows of the stacked variable."""
+        flat = np.zeros((len(per_slot), self.row_length), np.float32)
+        for i, (shape, offset) in enumerate(zip(self.shapes, self.offsets)):
+            flat[:, offset : offset + int(np.prod(shape))] = np.stack([weights[i].ravel() for weights in per_slot])
+        return flat
 
-    def _weights(self, index: int, *, bias: bool):
+    def reset(self, per_slot: list[tuple[np.ndarray, ...]], rates: list, seeds: int) -> None:
+        """Start another stack of the same structure: its weights, its rates, a fresh optimizer state."""
+        flat = self.flatten(per_slot)
+        self.variable.assign(flat)
+        self.slot_rates.set_rates(rates, seeds, len(per_slot) - len(rates) * seeds)
+        # The state a fresh optimizer has after being built on these weights
+        # (zeros, ones, or a copy of the weights, as each optimizer starts).
+        fresh = self.cls(learning_rate=self.slot_rates, **self.settings)
+        fresh.build([keras.Variable(flat, name="stacked_weights")])
+        ours, theirs = self.optimizer.variables, fresh.variables
+        if [_described(v) for v in ours] != [_described(v) for v in theirs]:
+            raise RuntimeError(f"{self.cls.__name__} built other variables than the traced stack's optimizer")
+        for target, source in zip(ours, theirs):
+            target.assign(source)
+
+    def in_use(self) -> bool:
+        return self.owner is not None and self.owner() is not None
+
+    def weights(self, index: int, *, bias: bool):
         """Weight array ``index`` of every slot, in its layer's shape."""
         shape, offset = self.shapes[index], self.offsets[index]
         flat = self.variable[:, offset : offset + int(np.prod(shape))]
         return tf.reshape(flat, [-1, 1, *shape] if bias else [-1, *shape])
 
-    def _forward(self, x):
+    def forward(self, x):
         """The logits of every slot (the output activation is left to the loss)."""
         for layer, activation in enumerate(self.activations):
-            kernel = self._weights(2 * layer, bias=False)
-            bias = self._weights(2 * layer + 1, bias=True)
+            kernel = self.weights(2 * layer, bias=False)
+            bias = self.weights(2 * layer + 1, bias=True)
             x = add_bias(tf.matmul(x, kernel), bias)
             if activation is not None:
                 x = activation(x)
         return x
 
+
+def _described(variable) -> tuple:
+    """A variable's name (without the suffix that makes Keras' unnamed variables unique), shape and dtype."""
+    return re.sub(r"_\d+$", "", variable.name), tuple(variable.shape), str(variable.dtype)
+
+
+#: Traced stacks kept for reuse, by structure key, least recently used first.
+_STACKS: OrderedDict[str, _TracedStack] = OrderedDict()
+_TRACES = [0]  # traces made in this process
+
+
+def trace_count() -> int:
+    """How many times this process has traced a stack's epoch into a graph.
+
+    A stack whose structure matches a kept one (see :data:`TRACE_CACHE_SIZE`)
+    reuses its graph and adds nothing.
+
+    Examples
+    --------
+    >>> from lrnotes.training import train
+    >>> before = trace_count()
+    >>> _ = train(RunConfig(learning_rate=0.1, epochs=1), seed=0)
+    >>> _ = train(RunConfig(learning_rate=0.2, epochs=2), seed=1)  # same structure: the graph is reused
+    >>> trace_count() - before <= 1
+    True
+    """
+    return _TRACES[0]
+
+
+def clear_traces() -> None:
+    """Forget every kept traced stack: the next stack of each structure traces anew."""
+    _STACKS.clear()
+
+
+def _structure_key(config: RunConfig, cls: type, settings: dict, rates: list, seeds: int, rows: int) -> str | None:
+    """What a stack's graph depends on, hashed; ``None`` when some part cannot be described (never reused).
+
+    The per-run values (initial weights, constant rates, optimizer state,
+    batch order) are not in it: they are values of variables and inputs.
+    """
+    structure = {
+        "data": config.data,
+        "dataset": id(config.dataset),  # the kept stack holds the data set, so the id stays its own
+        "model": config.model,
+        "optimizer": cls,
+        "settings": settings,
+        "rows": rows,
+        "batch": padded(config.effective_batch_size),
+        # schedules are part of the graph; constant rates are not
+        "rates": "constant" if all_constant(rates) else {"rates": rates, "seeds": seeds},
+        "floatx": keras.config.floatx(),
+        "settings_of_tensorflow": numeric_settings(),  # threads, op determinism, devices, oneDNN variables
+    }
+    try:
+        return digest(structure, name="stack")
+    except TypeError:
+        return None
+
+
+class StackedDense(Engine):
+    def __init__(self, configs: list[RunConfig], seeds: list[int]):
+        self.config = config = configs[0]
+        self.seeds = [seed for _ in configs for seed in seeds]
+        self.dataset = config.dataset
+        per_slot = [initial_weights(config.model, config.data, seed) for seed in self.seeds]
+        # A stack has at least MIN_ROWS rows: TensorFlow's CPU BatchMatMul
+        # sends a batch of one matrix to another kernel than a batch of
+        # several (see MIN_ROWS), so a lone run gets a spare copy of itself.
+        self.spare = max(0, MIN_ROWS - len(per_slot))
+        per_slot += [per_slot[-1]] * self.spare
+        cls, settings, _ = optimizer_parts(config)
+        rates = [optimizer_parts(c)[2] for c in configs]
+        key = _structure_key(config, cls, settings, rates, len(seeds), len(per_slot))
+        stack = _STACKS.get(key) if key is not None else None
+        if stack is not None and not stack.in_use():
+            _STACKS.move_to_end(key)
+            stack.reset(per_slot, rates, len(seeds))
+        else:  # none kept, or the kept one belongs to an engine still alive: trace anew
+            stack = _TracedStack(config, cls, settings, rates, len(seeds), per_slot)
+            if key is not None:
+                _STACKS[key] = stack
+                _STACKS.move_to_end(key)
+                while len(_STACKS) > TRACE_CACHE_SIZE:
+                    _STACKS.popitem(last=False)
+        stack.owner = weakref.ref(self)
+        self._stack = stack
+        self.variable, self.variables = stack.variable, stack.variables
+        self.optimizer, self.slot_rates = stack.optimizer, stack.slot_rates
+        self.shapes, self.offsets = stack.shapes, stack.offsets
+        self.eval_chunks, self.split_rows = stack.eval_chunks, stack.split_rows
+        self.padded_batch = stack.padded_batch
+        self._train_epoch = stack.train_epoch
+        self._no_steps = stack.no_steps
+
+    def _rates_used(self):
+        """Each slot's rate at the last update made (before training: at the first)."""
+        if self.slot_rates.constant:  # the same at every step: no need to read the step counter
+            return self.slot_rates.values(0)
+        return self.slot_rates.values(last_update_step(self.optimizer))
+
     def _real_rows(self, outputs):
-        """The outputs of the real runs (without the spare rows)."""
+        """The outputs of the real runs (without the spare rows), as NumPy arrays."""
         count = len(self.seeds)
-        return tuple(output[:count] for output in outputs)
+        return tuple(output.numpy()[:count] for output in outputs)
 
     def _first_evaluation(self):
         loss, correct, penalty, _, _ = self._real_rows(self._train_epoch(*self._no_steps))
@@ -249,7 +346,7 @@ class StackedDense(Engine):
         return EpochResult(loss, correct, loss_total, correct_total, examples=order.shape[1],
                             updates=self.config.steps_per_epoch, penalty=penalty)
 
-    def _batches(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _batches(self, order: np.ndarray) -> tuple[Any, Any]:
         """Split each seed's shuffled order into batches padded to a common width.
 
         Padding rows repeat example 0 and carry zero weight in the loss, so
@@ -263,10 +360,13 @@ class StackedDense(Engine):
         steps = self.config.steps_per_epoch
         index = np.zeros((steps, size, self.padded_batch), dtype=np.int32)
         weights = np.zeros((steps, self.padded_batch), dtype=np.float32)
-        for step in range(steps):
-            chunk = order[:, step * batch : (step + 1) * batch]
-            index[step, :, : chunk.shape[1]] = chunk
-            weights[step, : chunk.shape[1]] = np.float32(1.0) / np.float32(chunk.shape[1])  # the batch mean
+        full = np.zeros((size, steps * batch), dtype=np.int32)
+        full[:, :n] = order
+        index[:, :, :batch] = full.reshape(size, steps, batch).transpose(1, 0, 2)
+        weights[:, :batch] = np.float32(1.0) / np.float32(batch)  # the batch mean
+        last = n - (steps - 1) * batch
+        weights[-1, :] = 0
+        weights[-1, :last] = np.float32(1.0) / np.float32(last)
         return tf.constant(index), tf.constant(weights)
 
     def slot_weights(self, slot: int) -> list[np.ndarray]:

@@ -107,7 +107,7 @@ def stack_key(config: RunConfig) -> str | None:
     ``None`` when ``config`` cannot be stacked (see :func:`can_stack`). The key
     covers everything but the learning rate: runs with different constant
     rates or different schedules train side by side, each slot with its own
-    rate (see ``SlotRates``).
+    rate (see :class:`lrnotes.slot_rates.SlotRates`).
 
     Examples
     --------
