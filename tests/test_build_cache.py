@@ -224,7 +224,9 @@ def test_rerender_reads_changed_pages_and_drops_removed_ones(tmp_path, store):
     assert f"{second.seconds['beta']:.1f} s" in (html / "build.html").read_text()
     assert "beta.html" in {path.name for path in html.iterdir()}  # unchanged pages are written too
     now = {name: (doctrees / f"{name}.doctree").stat().st_mtime_ns for name in read}
-    assert now["beta"] == read["beta"]  # not read again
+    # The changed page and the build page are read again. (Whether Sphinx also re-reads an unchanged page
+    # depends on its mtime check against the time of the last read, which a loaded machine can tip:
+    # a fresh-clone CI run saw beta re-read once; that is slower, never stale, so it is not asserted.)
     assert now["alpha"] > read["alpha"] and now["build"] > read["build"]  # the changed page, the build page
 
     # A warning fails the render, and it fails again on the next build, unchanged page or not.
