@@ -74,6 +74,26 @@ class SlotRates(keras.optimizers.schedules.LearningRateSchedule):
         ]
         return tf.reshape(self._pad(tf.repeat(tf.stack(values), self.seeds)), [-1, 1])
 
+    def current(self, rows: int) -> np.ndarray:
+        """The constant rate each of the first ``rows`` slots has now (callbacks may have set them), as shortest decimals."""
+        if not self.constant:
+            raise ValueError("current() reads constant rates; these slots follow schedules")
+        return np.array([float(str(value)) for value in self._variable.numpy()[:rows, 0]])
+
+    def rate_of(self, slot: int) -> np.float32:
+        """The constant rate of one slot, as the float32 a Keras optimizer's ``learning_rate`` holds."""
+        if not self.constant:
+            raise ValueError("rate_of() reads constant rates; these slots follow schedules")
+        return np.float32(self._variable.numpy()[slot, 0])
+
+    def set_rate_of(self, slot: int, value: float) -> None:
+        """Give one slot another constant rate, rounded to float32 as a Keras optimizer's rate variable rounds it."""
+        if not self.constant:
+            raise ValueError("set_rate_of() sets constant rates; these slots follow schedules")
+        values = self._variable.numpy()
+        values[slot, 0] = np.float32(value)
+        self._variable.assign(values)
+
     def values(self, step) -> np.ndarray:
         """The rate of every slot at ``step``, as the shortest decimals of their float32 values."""
         per_config = [
