@@ -15,7 +15,10 @@ epoch. It is trained by
    process, which traces the graph);
 4. the package's sweeps, ``lrnotes.sweep`` without cache: five seeds of the
    reference run, and the learning-rate sweep of chapter 1 (8 rates x 5 seeds);
-5. the same arithmetic written in plain NumPy (forward, backward, SGD update,
+5. the runs of chapter 4 (``ReduceLROnPlateau`` with four patiences x 5
+   seeds), side by side with a callback per row, and one seed at a time
+   through a real ``keras.Model`` as they trained before callbacks stacked;
+6. the same arithmetic written in plain NumPy (forward, backward, SGD update,
    evaluation), one run.
 
 It prints each time, the ratios, each target with its figure, the peak
@@ -150,6 +153,29 @@ def package_sweep(epochs: int, seeds: list[int], rates: list[float]) -> int:
     return records["seed"].nunique() * records["lr"].nunique()
 
 
+def plateau_configs(epochs: int) -> list:
+    """Chapter 4's runs: ReduceLROnPlateau with four patiences (one callback copy per run)."""
+    base = ln.RunConfig(learning_rate=0.01, epochs=epochs)
+    return [base.replace(callbacks=[keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", factor=0.1, patience=patience, min_delta=1e-7)]) for patience in (2, 5, 10, 15)]
+
+
+def callbacks_side_by_side(epochs: int) -> int:
+    """The plateau runs, every patience and seed in one stack, each row with its own callback."""
+    records = ln.train_stacked(plateau_configs(epochs), SEEDS)
+    return sum(record["seed"].nunique() for record in records)
+
+
+def callbacks_one_at_a_time(epochs: int) -> int:
+    """The same runs through a real keras.Model, one seed at a time (before callbacks could stack)."""
+    from lrnotes.engine_keras import KerasRun
+
+    for config in plateau_configs(epochs):
+        for seed in SEEDS:
+            KerasRun(config, seed).run()
+    return 4 * len(SEEDS)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short", action="store_true", help="50 epochs instead of 200, no scaling tables")
@@ -164,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     # warm-up: build, trace and import everything once, so no timing pays one-off costs
     package_one_run(2)
     package_sweep(2, SEEDS, [0.01])
+    callbacks_side_by_side(2)
+    callbacks_one_at_a_time(1)
     fit_numpy(1)
     numpy_reference(1)
 
@@ -181,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("lrnotes.sweep, 5 seeds of the reference run", t_sweep5, 5))
     t_sweep40, _ = timed(lambda: package_sweep(epochs, SEEDS, RATES), repeats=3)
     rows.append(("lrnotes.sweep, chapter 1: 8 rates x 5 seeds", t_sweep40, 40))
+    t_cb_stack, _ = timed(lambda: callbacks_side_by_side(epochs), repeats=3)
+    rows.append(("ReduceLROnPlateau, 4 patiences x 5 seeds, stacked", t_cb_stack, 20))
+    t_cb_alone, _ = timed(lambda: callbacks_one_at_a_time(epochs))
+    rows.append(("the same, one seed at a time (keras.Model)", t_cb_alone, 20))
     rows.append(("plain NumPy, one run", t_numpy, 1))
 
     print(f"{'way of training':48} {'runs':>5} {'total s':>9} {'s per run':>10} {'fit/this':>9} {'this/NumPy':>11}")
@@ -193,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"package vs tutorial fit (one run): {t_fit / t_ours:.1f}x faster (target: at least 20x)")
     print(f"5-seed sweep, cost per run / NumPy one run: {t_sweep5 / 5 / t_numpy:.2f} (target: at most 1.0)")
     print(f"chapter-1 sweep, cost per run / NumPy one run: {t_sweep40 / 40 / t_numpy:.2f}")
+    print(f"runs with callbacks, stacked vs one at a time: {t_cb_alone / t_cb_stack:.1f}x faster "
+          f"(cost per run / NumPy one run: {t_cb_stack / 20 / t_numpy:.2f})")
     print(f"peak memory of this process: {peak_memory_gb():.2f} GB (target: under 2 GB per kernel)")
     if arguments.short:
         return 0

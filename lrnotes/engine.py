@@ -4,8 +4,8 @@ An engine trains the runs of one configuration (several seeds, or several
 configurations that stack) epoch by epoch, as Keras' ``fit`` does, and
 records what :mod:`lrnotes.records` describes. :mod:`lrnotes.engine_stacked`
 trains dense networks side by side in one graph; :mod:`lrnotes.engine_keras`
-trains one seed at a time through a real ``keras.Model`` (callbacks,
-convolutional networks).
+trains one seed at a time through a real ``keras.Model`` (callbacks with
+batch hooks or that need a whole model, convolutional networks).
 """
 
 from __future__ import annotations
@@ -137,41 +137,65 @@ class Engine:
         return metrics
 
     def run(self, on_epoch: Callable[[float], None] | None = None) -> pd.DataFrame:
-        """Train; ``on_epoch(runs)`` reports progress in (fractions of) runs."""
+        """Train; ``on_epoch(runs)`` reports progress in (fractions of) runs.
+
+        Each run's callbacks (:meth:`_callback_lists`, one list per run, or
+        none) are called as ``fit`` calls them; a run whose callbacks set
+        ``model.stop_training`` ends there, the others train on.
+        """
         config = self.config
+        count = len(self.seeds)
         reported = 0.0
         recorder = Recorder(config, self.seeds)
         generators = [np.random.default_rng(seed) for seed in self.seeds]
         n = self.dataset.x_train.shape[0]
-        callbacks = self._callback_list()
-        callbacks.on_train_begin()
+        lists = self._callback_lists()
+        running = np.ones(count, dtype=bool)
+        logs: list[dict | None] = [None] * count
+        for callbacks in lists:
+            callbacks.on_train_begin()
         start = time.perf_counter()
         first = self._first_evaluation()
         recorder.add(0, self._metrics(first), self._rates_used(), time.perf_counter() - start, 0)
-        logs = None
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
             order = np.stack([generator.permutation(n) for generator in generators]).astype(np.int32)
-            callbacks.on_epoch_begin(epoch - 1)
-            result = self._epoch(order, callbacks)
+            active = np.flatnonzero(running) if lists else ()
+            for slot in active:
+                lists[slot].on_epoch_begin(epoch - 1)
+            result = self._epoch(order, lists[0] if lists else None)
             metrics = self._metrics(result)
             rates = self._rates_used()
-            if self.model is not None:  # one run with a real keras.Model: fit's logs to its callbacks
-                logs = {name: float(metrics[name][0]) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
-                callbacks.on_epoch_end(epoch - 1, logs)
-            recorder.add(epoch, metrics, rates, time.perf_counter() - start, result.updates)
+            for slot in active:  # fit's logs, the run's own
+                logs[slot] = {name: float(metrics[name][slot]) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
+                lists[slot].on_epoch_end(epoch - 1, logs[slot])
+            recorder.add(epoch, metrics, rates, time.perf_counter() - start, result.updates, running)
             if on_epoch is not None:
-                on_epoch(len(self.seeds) / config.epochs)
-                reported += len(self.seeds) / config.epochs
-            if self.model is not None and self.model.stop_training:
+                on_epoch(running.sum() / config.epochs)
+                reported += running.sum() / config.epochs
+            for slot in active:
+                if lists[slot].model.stop_training:
+                    running[slot] = False
+                    lists[slot].on_train_end(logs[slot])
+                    self._stopped(slot)
+            if not running.any():
                 break
-        callbacks.on_train_end(logs)
-        if on_epoch is not None and len(self.seeds) - reported > 1e-9:
-            on_epoch(len(self.seeds) - reported)  # stopped early: the run is done
+        for slot in np.flatnonzero(running) if lists else ():
+            lists[slot].on_train_end(logs[slot])
+        self._finished()
+        if on_epoch is not None and count - reported > 1e-9:
+            on_epoch(count - reported)  # stopped early: the runs are done
         return recorder.frame()
 
-    def _callback_list(self) -> keras.callbacks.CallbackList:
-        return keras.callbacks.CallbackList([], model=self.model)
+    def _callback_lists(self) -> list[keras.callbacks.CallbackList]:
+        """One ``CallbackList`` per run, or none when the runs have no callbacks."""
+        return []
+
+    def _stopped(self, slot: int) -> None:
+        """Run ``slot`` stopped (its callbacks have had ``on_train_end``)."""
+
+    def _finished(self) -> None:
+        """Every run has ended."""
 
     def _rates_used(self):
         raise NotImplementedError

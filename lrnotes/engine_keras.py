@@ -1,4 +1,4 @@
-"""One seed at a time through a real ``keras.Model``: runs with callbacks, convolutional networks.
+"""One seed at a time through a real ``keras.Model``: runs with callbacks that need one, convolutional networks.
 
 The callbacks are called as ``fit`` calls them (batch hooks only when a
 callback overrides them, so an epoch otherwise runs as one traced graph) and
@@ -103,11 +103,11 @@ class KerasRun(Engine):
         else:
             self._rate = current_learning_rate(self.optimizer)
 
-    def _callback_list(self) -> keras.callbacks.CallbackList:
+    def _callback_lists(self) -> list[keras.callbacks.CallbackList]:
         self.model.stop_training = False
-        return keras.callbacks.CallbackList(
+        return [keras.callbacks.CallbackList(
             self.callbacks, model=self.model, epochs=self.config.epochs, steps=self.config.steps_per_epoch, verbose=0
-        )
+        )]
 
     def _rates_used(self):
         return self._rate

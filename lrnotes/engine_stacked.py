@@ -1,4 +1,4 @@
-"""Seeds side by side: dense networks without callbacks, as rows of one stacked variable.
+"""Seeds side by side: dense networks, as rows of one stacked variable.
 
 The weights of run ``s`` are row ``s`` of one variable; each row sees its own
 shuffled batches and its own learning rate (a constant or a schedule), and
@@ -8,7 +8,9 @@ gradient and state (:mod:`lrnotes.stacking`) and the loss of the stack is the
 sum of the per-run losses; every operation is chosen so that a row's
 arithmetic does not depend on the other rows (see :data:`MIN_ROWS` and
 :func:`lrnotes.engine.padded`), so a seed gives bit-for-bit the record it
-gives alone.
+gives alone. Each row may have its own epoch-level callbacks
+(:mod:`lrnotes.row_callbacks`): they set that row's rate, and stop that row
+while the others train on.
 
 Tracing a stack's epoch into a graph takes longer than training a short run
 on this testbed, so traced stacks are kept for reuse (:func:`trace_count`,
@@ -44,6 +46,7 @@ from lrnotes.environment import numeric_settings
 from lrnotes.fingerprints import digest
 from lrnotes.models import MLP, build_model
 from lrnotes.records import EpochResult
+from lrnotes.row_callbacks import row_callback_lists
 from lrnotes.slot_rates import SlotRates, all_constant
 from lrnotes.stacking import optimizer_parts
 
@@ -292,7 +295,7 @@ def _structure_key(config: RunConfig, cls: type, settings: dict, rates: list, se
 class StackedDense(Engine):
     def __init__(self, configs: list[RunConfig], seeds: list[int]):
         self.config = config = configs[0]
-        self.seeds = [seed for _ in configs for seed in seeds]
+        self.configs, self.seeds = configs, [seed for _ in configs for seed in seeds]
         self.dataset = config.dataset
         per_slot = [initial_weights(config.model, config.data, seed) for seed in self.seeds]
         # A stack has at least MIN_ROWS rows: TensorFlow's CPU BatchMatMul
@@ -323,11 +326,23 @@ class StackedDense(Engine):
         self.padded_batch = stack.padded_batch
         self._train_epoch = stack.train_epoch
         self._no_steps = stack.no_steps
+        self._lists: list = []
+
+    def _callback_lists(self):
+        self._lists = row_callback_lists(self, self.configs, len(self.seeds) // len(self.configs))
+        return self._lists
+
+    def _stopped(self, slot: int) -> None:
+        self._lists[slot].model.stopped()
+
+    def _finished(self) -> None:
+        for callbacks in self._lists:
+            callbacks.model.restore()
 
     def _rates_used(self):
         """Each slot's rate at the last update made (before training: at the first)."""
-        if self.slot_rates.constant:  # the same at every step: no need to read the step counter
-            return self.slot_rates.values(0)
+        if self.slot_rates.constant:  # the same at every step (callbacks set them between epochs)
+            return self.slot_rates.current(len(self.seeds))
         return self.slot_rates.values(last_update_step(self.optimizer))
 
     def _real_rows(self, outputs):
@@ -373,6 +388,13 @@ class StackedDense(Engine):
         """The weights of one slot, in the shapes of its Keras model's ``get_weights()``."""
         row = self.variable.numpy()[slot]
         return [row[offset : offset + int(np.prod(shape))].reshape(shape) for shape, offset in zip(self.shapes, self.offsets)]
+
+    def set_slot_weights(self, slot: int, weights) -> None:
+        """Give one slot these weights (in the shapes of :meth:`slot_weights`)."""
+        values = self.variable.numpy()
+        for array, shape, offset in zip(weights, self.shapes, self.offsets):
+            values[slot, offset : offset + int(np.prod(shape))] = np.asarray(array, np.float32).ravel()
+        self.variable.assign(values)
 
     def trace_updates(self, count: int) -> list[list[list[np.ndarray]]]:
         """Train update by update, on the batches :meth:`run` would use; the weights after each.

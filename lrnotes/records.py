@@ -25,7 +25,7 @@ One row per seed and epoch, from epoch 0 (the initial weights) to the last.
   the weights change on every k-th) (a run stopped inside an
   epoch counts the updates it made), ``seconds`` is the wall time of the
   epoch (for seeds trained side by side, the stack's time divided by the
-  number of seeds).
+  number of runs that recorded the epoch).
 - A run whose loss becomes NaN or infinite is marked ``diverged`` from that
   epoch on, and its metrics are NaN. As under ``fit``, its callbacks still
   see every epoch's logs (NaN included) until one of them stops training.
@@ -108,28 +108,41 @@ class Recorder:
         self.config = config
         self.seeds = seeds
         self.rows: list[dict[str, np.ndarray]] = []
+        self.running: list[np.ndarray] = []
         self.diverged = np.zeros(len(seeds), dtype=bool)
         self.updates = 0
 
-    def add(self, epoch: int, metrics: dict[str, np.ndarray], learning_rate, seconds: float, updates: int) -> None:
-        finite = np.ones(len(self.seeds), dtype=bool)
+    def add(self, epoch: int, metrics: dict[str, np.ndarray], learning_rate, seconds: float, updates: int,
+            running: np.ndarray | None = None) -> None:
+        """One epoch of every run; ``running`` (``[S]`` booleans) marks the runs still training (default: all).
+
+        Runs stopped earlier (``EarlyStopping`` in a stack) get no row; the
+        epoch's time is shared among the runs that do.
+        """
+        count = len(self.seeds)
+        running = np.ones(count, dtype=bool) if running is None else np.asarray(running, dtype=bool)
+        finite = np.ones(count, dtype=bool)
         for name in ("train_loss", "val_loss", "test_loss") + (("loss",) if epoch > 0 else ()):
             finite &= np.isfinite(metrics[name])
-        self.diverged |= ~finite
+        self.diverged |= ~finite & running
         self.updates += updates
         row = {name: np.where(self.diverged, np.nan, value) for name, value in metrics.items()}
-        row["epoch"] = np.full(len(self.seeds), epoch)
-        row["updates"] = np.full(len(self.seeds), self.updates)
-        row["learning_rate"] = np.broadcast_to(np.asarray(learning_rate, dtype=float), len(self.seeds)).copy()
-        row["seconds"] = np.full(len(self.seeds), seconds / len(self.seeds))
+        row["epoch"] = np.full(count, epoch)
+        row["updates"] = np.full(count, self.updates)
+        row["learning_rate"] = np.broadcast_to(np.asarray(learning_rate, dtype=float), count).copy()
+        row["seconds"] = np.full(count, seconds / max(int(running.sum()), 1))
         row["diverged"] = self.diverged.copy()
         self.rows.append(row)
+        self.running.append(running.copy())
 
     def frame(self) -> pd.DataFrame:
-        columns = {name: np.stack([row[name] for row in self.rows], axis=1).ravel() for name in self.rows[0]}
+        # [S, epochs] per column, keeping each run's recorded epochs, run after run
+        kept = np.stack(self.running, axis=1)
+        columns = {name: np.stack([row[name] for row in self.rows], axis=1)[kept] for name in self.rows[0]}
         frame = pd.DataFrame(columns)
-        frame.insert(0, "seed", np.repeat(self.seeds, len(self.rows)))
-        frame.insert(0, "slot", np.repeat(np.arange(len(self.seeds)), len(self.rows)))
+        lengths = kept.sum(axis=1)
+        frame.insert(0, "seed", np.repeat(self.seeds, lengths))
+        frame.insert(0, "slot", np.repeat(np.arange(len(self.seeds)), lengths))
         frame["epoch"] = frame["epoch"].astype(int)
         frame["updates"] = frame["updates"].astype(int)
         frame["diverged"] = frame["diverged"].astype(bool)

@@ -30,7 +30,9 @@ class SlotRates(keras.optimizers.schedules.LearningRateSchedule):
         self.spare = int(spare)  # rows added to the stack (see MIN_ROWS) repeat the last slot's rate
         self.constant = all_constant(self.rates)
         if self.constant:
-            self._variable = tf.Variable(self._constant_values(), trainable=False, name="slot_rates")
+            self._held = self._constant_values()  # what the variable holds (only the methods below assign it)
+            self._variable = tf.Variable(self._held, trainable=False, name="slot_rates")
+            self._decimals: np.ndarray | None = None
 
     def _constant_values(self) -> np.ndarray:
         values = self._pad(np.repeat(np.asarray(self.rates, np.float32), self.seeds))
@@ -61,7 +63,9 @@ class SlotRates(keras.optimizers.schedules.LearningRateSchedule):
             raise ValueError("set_rates with schedules needs the same configurations, seeds and spare rows")
         self.rates, self.seeds, self.spare = rates, seeds, spare
         if self.constant:
-            self._variable.assign(self._constant_values())
+            self._held = self._constant_values()
+            self._variable.assign(self._held)
+            self._decimals = None
 
     def __call__(self, step):
         if self.constant:
@@ -73,6 +77,29 @@ class SlotRates(keras.optimizers.schedules.LearningRateSchedule):
             for rate in self.rates
         ]
         return tf.reshape(self._pad(tf.repeat(tf.stack(values), self.seeds)), [-1, 1])
+
+    def current(self, rows: int) -> np.ndarray:
+        """The constant rate each of the first ``rows`` slots has now (callbacks may have set them), as shortest decimals."""
+        if not self.constant:
+            raise ValueError("current() reads constant rates; these slots follow schedules")
+        if self._decimals is None:  # read once per change, not once per epoch
+            self._decimals = np.array([float(str(value)) for value in self._held[:, 0]])
+        return self._decimals[:rows].copy()
+
+    def rate_of(self, slot: int) -> np.float32:
+        """The constant rate of one slot, as the float32 a Keras optimizer's ``learning_rate`` holds."""
+        if not self.constant:
+            raise ValueError("rate_of() reads constant rates; these slots follow schedules")
+        return np.float32(self._held[slot, 0])
+
+    def set_rate_of(self, slot: int, value: float) -> None:
+        """Give one slot another constant rate, rounded to float32 as a Keras optimizer's rate variable rounds it."""
+        if not self.constant:
+            raise ValueError("set_rate_of() sets constant rates; these slots follow schedules")
+        self._held = self._held.copy()
+        self._held[slot, 0] = np.float32(value)
+        self._variable.assign(self._held)
+        self._decimals = None
 
     def values(self, step) -> np.ndarray:
         """The rate of every slot at ``step``, as the shortest decimals of their float32 values."""

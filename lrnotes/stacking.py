@@ -28,6 +28,7 @@ from typing import Any
 from lrnotes.config import RunConfig
 from lrnotes.models import MLP
 from lrnotes.optimizers import rate_setting
+from lrnotes.row_callbacks import callbacks_refusal
 
 __all__ = ["COUPLING_OPTIMIZERS", "ELEMENTWISE_OPTIMIZERS", "can_stack", "optimizer_parts", "stack_key", "stack_refusal"]
 
@@ -59,7 +60,8 @@ def stack_refusal(config: RunConfig) -> str | None:
 
     Runs train side by side (rows of one stacked variable, one graph) only
     when nothing couples the rows: a dense network (:class:`MLP`), no
-    callbacks (they act on one model's logs), an optimizer from
+    callbacks other than those each row can call for itself
+    (:func:`lrnotes.row_callbacks.callbacks_refusal`), an optimizer from
     :data:`ELEMENTWISE_OPTIMIZERS`, and no ``clipnorm``/``global_clipnorm``
     (a norm over a stacked variable would mix the runs; ``clipvalue`` clips
     each element and may stack).
@@ -73,9 +75,10 @@ def stack_refusal(config: RunConfig) -> str | None:
     """
     if not isinstance(config.model, MLP):
         return "convolutional networks train through a real keras.Model, one seed at a time"
-    if config.callbacks:
-        return "callbacks act on one model's logs, so runs with callbacks train one seed at a time"
-    cls, settings, _ = optimizer_parts(config)
+    cls, settings, rate = optimizer_parts(config)
+    refusal = callbacks_refusal(config.callbacks, rate)
+    if refusal is not None:
+        return refusal
     name = cls.__name__
     if name in COUPLING_OPTIMIZERS:
         return f"{name} couples the elements of a variable: {COUPLING_OPTIMIZERS[name]}"
@@ -105,9 +108,11 @@ def stack_key(config: RunConfig) -> str | None:
     """Configurations with the same key train side by side, even with different rates.
 
     ``None`` when ``config`` cannot be stacked (see :func:`can_stack`). The key
-    covers everything but the learning rate: runs with different constant
-    rates or different schedules train side by side, each slot with its own
-    rate (see :class:`lrnotes.slot_rates.SlotRates`).
+    covers everything but the learning rate and the callbacks: runs with
+    different constant rates or different schedules train side by side, each
+    slot with its own rate (see :class:`lrnotes.slot_rates.SlotRates`), and
+    runs with callbacks side by side with other runs with callbacks, each
+    row with its own (see :mod:`lrnotes.row_callbacks`).
 
     Examples
     --------
@@ -129,6 +134,8 @@ def stack_key(config: RunConfig) -> str | None:
             "settings": settings,
             "batch_size": config.effective_batch_size,
             "epochs": config.epochs,
+            # runs with callbacks stack with runs with callbacks: all rates then are constants they may set
+            "callbacks": bool(config.callbacks),
         }
     )
 

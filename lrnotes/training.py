@@ -13,7 +13,7 @@ of its batches) into one ``tf.function`` and applies the updates with a real
 Keras optimizer (``optimizer.apply``), so learning-rate schedules, momentum
 and the adaptive optimizers are Keras' own code.
 
-For dense networks without callbacks, runs train *side by side*: the weights
+For dense networks, runs train *side by side*: the weights
 of run ``s`` are row ``s`` of one stacked variable, each row sees its own
 shuffled batches and its own learning rate (a constant or a schedule), and
 one graph updates them all. This is exact because every Keras optimizer that
@@ -33,10 +33,14 @@ software and machine are identical; another CPU or another TensorFlow may
 round differently in the last bits, which is why the sweep cache keys
 every entry on both (:mod:`lrnotes.environment`).
 
-Runs with callbacks, and convolutional networks, use a real ``keras.Model``
-(one seed at a time) and call the callbacks as ``fit`` does, so
-``ReduceLROnPlateau``, ``LearningRateScheduler``, ``EarlyStopping``,
-``ModelCheckpoint`` and ``TerminateOnNaN`` behave as they do under ``fit``.
+Runs with the epoch-level callbacks ``ReduceLROnPlateau``,
+``LearningRateScheduler`` and ``EarlyStopping`` train side by side too: each
+run has its own copies of its callbacks, called with its own logs, which set
+its own rate and stop it alone (:mod:`lrnotes.row_callbacks`); its record is
+bit for bit the one it gets alone. Runs with other callbacks (batch hooks,
+``ModelCheckpoint``, ``TerminateOnNaN``, a callback of the reader's), and
+convolutional networks, use a real ``keras.Model`` (one seed at a time) and
+call the callbacks as ``fit`` does.
 
 """
 

@@ -77,10 +77,15 @@ def _fit(config: ln.RunConfig, seed: int, *, build_first: bool = True):
 
 
 def _engine(config: ln.RunConfig, seed: int, *, stacked: bool):
-    """The package on the same run: weights after the first updates, the record, final weights."""
-    if ln.can_stack(config):
-        seeds = [OTHER_SEED, seed] if stacked else [seed]
-        slot = len(seeds) - 1
+    """The package on the same run: weights after the first updates, the record, final weights.
+
+    Runs with callbacks that stack call them per row of the stack; their
+    first updates are captured through the batch-hook path (a capturing
+    callback has batch hooks, so it trains through a real ``keras.Model``).
+    """
+    seeds = [OTHER_SEED, seed] if stacked else [seed]
+    slot = len(seeds) - 1
+    if ln.can_stack(config) and not config.callbacks:
         trace = StackedDense([config], seeds).trace_updates(UPDATES)
         record = ln.train_many(config, seeds)
         record = record[record["seed"] == seed].reset_index(drop=True)
@@ -88,6 +93,11 @@ def _engine(config: ln.RunConfig, seed: int, *, stacked: bool):
         return [weights[slot] for weights in trace], record, model.get_weights()
     capture = _Capture(UPDATES)
     ln.train(config.replace(callbacks=[*config.callbacks, capture]), seed)  # the batch-hook path
+    if ln.can_stack(config):  # the callbacks of each row of a stack
+        engine = StackedDense([config], seeds)
+        record = engine.run()
+        record = record[record["seed"] == seed].drop(columns="slot").reset_index(drop=True)
+        return capture.weights, record, engine.slot_weights(slot)
     record, model = ln.train_with_model(config, seed)  # the traced path, as used
     return capture.weights, record, model.get_weights()
 

@@ -62,7 +62,9 @@ def test_runs_side_by_side_equal_runs_alone(optimizer, options):
 def test_stacking_is_refused_when_runs_would_interact():
     assert ln.can_stack(ln.RunConfig())
     assert not ln.can_stack(ln.RunConfig(options={"clipnorm": 1.0}))
-    assert not ln.can_stack(ln.RunConfig(callbacks=[keras.callbacks.EarlyStopping()]))
+    assert not ln.can_stack(ln.RunConfig(callbacks=[keras.callbacks.TerminateOnNaN()]))  # acts between batches
+    assert ln.can_stack(ln.RunConfig(callbacks=[keras.callbacks.EarlyStopping()]))  # one copy per row
+    assert ln.stack_key(ln.RunConfig(callbacks=[keras.callbacks.EarlyStopping()])) != ln.stack_key(ln.RunConfig())
     assert ln.stack_key(ln.RunConfig(learning_rate=0.1)) == ln.stack_key(ln.RunConfig(learning_rate=0.2))
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
     assert ln.stack_key(ln.RunConfig(learning_rate=schedule)) == ln.stack_key(ln.RunConfig(learning_rate=0.1))
