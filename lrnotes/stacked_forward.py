@@ -46,11 +46,11 @@ def forward(spec: MLP, weight, x):
     Examples
     --------
     >>> import numpy as np
-    >>> kernel, bias = np.ones((2, 3, 1), "float32"), np.zeros((2, 1, 1), "float32")
-    >>> weights = {0: tf.constant(kernel), 1: tf.constant(bias)}
-    >>> logits = forward(MLP(hidden=()), lambda index, bias: weights[index], tf.ones([2, 4, 3]))
+    >>> shapes = [(2, 3, 2), (2, 1, 2), (2, 2, 1), (2, 1, 1)]  # two rows: Dense(2) on 3 features, then Dense(1)
+    >>> weights = [tf.ones(shape) if index % 2 == 0 else tf.zeros(shape) for index, shape in enumerate(shapes)]
+    >>> logits = forward(MLP(hidden=(2,)), lambda index, bias: weights[index], tf.ones([2, 4, 3]))
     >>> logits.shape.as_list(), float(logits[0, 0, 0])
-    ([2, 4, 1], 3.0)
+    ([2, 4, 1], 6.0)
     """
     activations = [keras.activations.get(spec.activation)] * len(spec.hidden) + [None]
     for layer, activation in enumerate(activations):
