@@ -18,7 +18,9 @@ epoch. It is trained by
 5. the runs of chapter 4 (``ReduceLROnPlateau`` with four patiences x 5
    seeds), side by side with a callback per row, and one seed at a time
    through a real ``keras.Model`` as they trained before callbacks stacked;
-6. the same arithmetic written in plain NumPy (forward, backward, SGD update,
+6. chapter 8's convolutional network, five seeds side by side and one seed
+   at a time through a real ``keras.Model``;
+7. the same arithmetic written in plain NumPy (forward, backward, SGD update,
    evaluation), one run.
 
 It prints each time, the ratios, each target with its figure, the peak
@@ -176,6 +178,26 @@ def callbacks_one_at_a_time(epochs: int) -> int:
     return 4 * len(SEEDS)
 
 
+def cnn_config(epochs: int):
+    """Chapter 8's network on the 8x8 digit images: SGD with momentum, batches of 64."""
+    return ln.RunConfig(data="digits_images", model=ln.CNN(filters=(8, 16), dense=32), learning_rate=0.03,
+                        options={"momentum": 0.9}, batch_size=64, epochs=epochs)
+
+
+def cnn_side_by_side(epochs: int) -> int:
+    """Five seeds of the CNN in one stack, each row through its own convolutions."""
+    return ln.train_many(cnn_config(epochs), SEEDS)["seed"].nunique()
+
+
+def cnn_one_at_a_time(epochs: int) -> int:
+    """The same runs through a real keras.Model, one seed at a time (before CNNs could stack)."""
+    from lrnotes.engine_keras import KerasRun
+
+    for seed in SEEDS:
+        KerasRun(cnn_config(epochs), seed).run()
+    return len(SEEDS)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short", action="store_true", help="50 epochs instead of 200, no scaling tables")
@@ -192,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     package_sweep(2, SEEDS, [0.01])
     callbacks_side_by_side(2)
     callbacks_one_at_a_time(1)
+    cnn_side_by_side(1)
+    cnn_one_at_a_time(1)
     fit_numpy(1)
     numpy_reference(1)
 
@@ -213,6 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("ReduceLROnPlateau, 4 patiences x 5 seeds, stacked", t_cb_stack, 20))
     t_cb_alone, _ = timed(lambda: callbacks_one_at_a_time(epochs))
     rows.append(("the same, one seed at a time (keras.Model)", t_cb_alone, 20))
+    cnn_epochs = max(epochs // 10, 5)
+    t_cnn_stack, _ = timed(lambda: cnn_side_by_side(cnn_epochs), repeats=3)
+    rows.append((f"CNN on digit images, 5 seeds, {cnn_epochs} epochs, stacked", t_cnn_stack, 5))
+    t_cnn_alone, _ = timed(lambda: cnn_one_at_a_time(cnn_epochs))
+    rows.append(("the same, one seed at a time (keras.Model)", t_cnn_alone, 5))
     rows.append(("plain NumPy, one run", t_numpy, 1))
 
     print(f"{'way of training':48} {'runs':>5} {'total s':>9} {'s per run':>10} {'fit/this':>9} {'this/NumPy':>11}")
@@ -227,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"chapter-1 sweep, cost per run / NumPy one run: {t_sweep40 / 40 / t_numpy:.2f}")
     print(f"runs with callbacks, stacked vs one at a time: {t_cb_alone / t_cb_stack:.1f}x faster "
           f"(cost per run / NumPy one run: {t_cb_stack / 20 / t_numpy:.2f})")
+    print(f"CNN runs, stacked vs one at a time: {t_cnn_alone / t_cnn_stack:.1f}x faster")
     print(f"peak memory of this process: {peak_memory_gb():.2f} GB (target: under 2 GB per kernel)")
     if arguments.short:
         return 0

@@ -3,9 +3,9 @@
 An engine trains the runs of one configuration (several seeds, or several
 configurations that stack) epoch by epoch, as Keras' ``fit`` does, and
 records what :mod:`lrnotes.records` describes. :mod:`lrnotes.engine_stacked`
-trains dense networks side by side in one graph; :mod:`lrnotes.engine_keras`
-trains one seed at a time through a real ``keras.Model`` (callbacks with
-batch hooks or that need a whole model, convolutional networks).
+trains runs side by side in one graph; :mod:`lrnotes.engine_keras` trains
+one seed at a time through a real ``keras.Model`` (callbacks with batch hooks
+or that need a whole model, optimizers that couple a variable's elements).
 """
 
 from __future__ import annotations

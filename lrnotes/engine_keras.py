@@ -1,4 +1,4 @@
-"""One seed at a time through a real ``keras.Model``: runs with callbacks that need one, convolutional networks.
+"""One seed at a time through a real ``keras.Model``: runs that cannot stack (:func:`lrnotes.stacking.stack_refusal`).
 
 The callbacks are called as ``fit`` calls them (batch hooks only when a
 callback overrides them, so an epoch otherwise runs as one traced graph) and

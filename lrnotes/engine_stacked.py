@@ -1,4 +1,4 @@
-"""Seeds side by side: dense networks, as rows of one stacked variable.
+"""Seeds side by side: dense and convolutional networks, as rows of one stacked variable.
 
 The weights of run ``s`` are row ``s`` of one variable; each row sees its own
 shuffled batches and its own learning rate (a constant or a schedule), and
@@ -44,13 +44,14 @@ from lrnotes.engine import (
 )
 from lrnotes.environment import numeric_settings
 from lrnotes.fingerprints import digest
-from lrnotes.models import MLP, build_model
+from lrnotes.models import CNN, MLP, build_model
 from lrnotes.records import EpochResult
 from lrnotes.row_callbacks import row_callback_lists
 from lrnotes.slot_rates import SlotRates, all_constant
+from lrnotes.stacked_forward import forward, forward_per_row
 from lrnotes.stacking import optimizer_parts
 
-__all__ = ["MIN_ROWS", "TRACE_CACHE_SIZE", "SlotRates", "StackedDense", "add_bias", "clear_traces", "initial_weights",
+__all__ = ["MIN_ROWS", "TRACE_CACHE_SIZE", "SlotRates", "StackedDense", "clear_traces", "initial_weights",
            "trace_count"]
 
 #: The fewest rows of a stack. TensorFlow's CPU kernel for batched matrix
@@ -71,20 +72,8 @@ MIN_ROWS = 2
 TRACE_CACHE_SIZE = 32
 
 
-@tf.custom_gradient
-def add_bias(x, bias):
-    """``x + bias`` per slice (``bias`` of shape ``[S, 1, units]``), with a bias
-    gradient whose summation order does not depend on the number of slices
-    (``tf.reduce_sum`` over the middle axis does, by a rounding error)."""
-
-    def gradient(upstream):
-        return upstream, tf.reduce_sum(tf.transpose(upstream, [0, 2, 1]), axis=-1)[:, None, :]
-
-    return x + bias, gradient
-
-
 @functools.lru_cache(maxsize=256)
-def initial_weights(spec: MLP, data: str, seed: int) -> tuple[np.ndarray, ...]:
+def initial_weights(spec: MLP | CNN, data: str, seed: int) -> tuple[np.ndarray, ...]:
     """The initial weights that ``spec.build(dataset, seed)`` has (memoised)."""
     return tuple(build_model(spec, load_dataset(data), seed).get_weights())
 
@@ -119,9 +108,7 @@ class _TracedStack:
         flat = self.flatten(per_slot)
         self.variable = keras.Variable(flat, name="stacked_weights")
         self.variables = [self.variable]
-        spec: MLP = config.model
-        hidden = keras.activations.get(spec.activation)
-        self.activations = [hidden] * len(spec.hidden) + [None]  # the output layer gives logits
+        self.spec = config.model
         self.slot_rates = SlotRates(rates, seeds, size - len(rates) * seeds)
         self.optimizer = cls(learning_rate=self.slot_rates, **settings)
         self.optimizer.build(self.variables)
@@ -139,14 +126,14 @@ class _TracedStack:
                 return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits), axis=-1)
             return tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits)
 
-        l2 = config.model.l2
+        l2 = getattr(config.model, "l2", 0.0)
 
         def penalty():
             # Keras' L2 regulariser on every kernel, l2 * sum(kernel ** 2), summed over the layers, per slot
             if not l2:
                 return tf.zeros([size], tf.float32)
             terms = [tf.reduce_sum(tf.square(self.weights(2 * layer, bias=False)), axis=[1, 2])
-                     for layer in range(len(self.activations))]
+                     for layer in range(len(self.shapes) // 2)]
             return tf.add_n([tf.constant(l2, tf.float32) * term for term in terms])
 
         def evaluate():
@@ -225,13 +212,12 @@ class _TracedStack:
 
     def forward(self, x):
         """The logits of every slot (the output activation is left to the loss)."""
-        for layer, activation in enumerate(self.activations):
-            kernel = self.weights(2 * layer, bias=False)
-            bias = self.weights(2 * layer + 1, bias=True)
-            x = add_bias(tf.matmul(x, kernel), bias)
-            if activation is not None:
-                x = activation(x)
-        return x
+        if isinstance(self.spec, CNN):
+            rows = tf.unstack(self.variable, axis=0)
+            return forward_per_row(self.spec, lambda row: [
+                tf.reshape(rows[row][offset : offset + int(np.prod(shape))], shape)
+                for shape, offset in zip(self.shapes, self.offsets)], x)
+        return forward(self.spec, self.weights, x)
 
 
 def _described(variable) -> tuple:

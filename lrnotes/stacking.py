@@ -26,7 +26,6 @@ from __future__ import annotations
 from typing import Any
 
 from lrnotes.config import RunConfig
-from lrnotes.models import MLP
 from lrnotes.optimizers import rate_setting
 from lrnotes.row_callbacks import callbacks_refusal
 
@@ -59,8 +58,8 @@ def stack_refusal(config: RunConfig) -> str | None:
     """Why runs of ``config`` train one seed at a time, or ``None`` when they can stack.
 
     Runs train side by side (rows of one stacked variable, one graph) only
-    when nothing couples the rows: a dense network (:class:`MLP`), no
-    callbacks other than those each row can call for itself
+    when nothing couples the rows: no callbacks other than those each row
+    can call for itself
     (:func:`lrnotes.row_callbacks.callbacks_refusal`), an optimizer from
     :data:`ELEMENTWISE_OPTIMIZERS`, and no ``clipnorm``/``global_clipnorm``
     (a norm over a stacked variable would mix the runs; ``clipvalue`` clips
@@ -73,8 +72,6 @@ def stack_refusal(config: RunConfig) -> str | None:
     >>> stack_refusal(RunConfig(optimizer="lamb"))
     "Lamb couples the elements of a variable: it scales each variable's step by the ratio of the variable's norm to the step's norm"
     """
-    if not isinstance(config.model, MLP):
-        return "convolutional networks train through a real keras.Model, one seed at a time"
     cls, settings, rate = optimizer_parts(config)
     refusal = callbacks_refusal(config.callbacks, rate)
     if refusal is not None:

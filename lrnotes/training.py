@@ -13,7 +13,7 @@ of its batches) into one ``tf.function`` and applies the updates with a real
 Keras optimizer (``optimizer.apply``), so learning-rate schedules, momentum
 and the adaptive optimizers are Keras' own code.
 
-For dense networks, runs train *side by side*: the weights
+Runs train *side by side*: the weights
 of run ``s`` are row ``s`` of one stacked variable, each row sees its own
 shuffled batches and its own learning rate (a constant or a schedule), and
 one graph updates them all. This is exact because every Keras optimizer that
@@ -38,9 +38,10 @@ Runs with the epoch-level callbacks ``ReduceLROnPlateau``,
 run has its own copies of its callbacks, called with its own logs, which set
 its own rate and stop it alone (:mod:`lrnotes.row_callbacks`); its record is
 bit for bit the one it gets alone. Runs with other callbacks (batch hooks,
-``ModelCheckpoint``, ``TerminateOnNaN``, a callback of the reader's), and
-convolutional networks, use a real ``keras.Model`` (one seed at a time) and
-call the callbacks as ``fit`` does.
+``ModelCheckpoint``, ``TerminateOnNaN``, a callback of the reader's) use a
+real ``keras.Model`` (one seed at a time) and call the callbacks as ``fit``
+does. A convolutional network stacks too, each row through its own
+convolutions (:mod:`lrnotes.stacked_forward`).
 
 """
 

@@ -108,10 +108,12 @@ def test_one_tuning_seed_alone_is_often_a_close_call(values):
 def test_two_rates_fail_outright_without_diverging(values):
     """SGD one grid step above its kept rate and Adagrad two steps above fail; no run diverges.
 
-    Stated on the score and on the run of each failing rate that ends at chance,
-    not on the worst failing run's last epoch: SGD at 0.3 on one tuning seed
-    climbs to 0.64 and collapses again, and where it stands at epoch 10 moves
-    with the CPU (0.21 on the normal execution, 0.10 on the AVX one).
+    Where a failing SGD run stands at epoch 10 is chaotic: SGD at 0.3 has
+    ended it at 0.21 and 0.10 (the normal and the AVX execution, one seed at
+    a time through keras.Model) and at 0.47 and 0.51 (trained side by side),
+    and climbed to 0.64 within a run. So the text says "at chance" only of
+    Adagrad's, and "far below every other rate" with a margin of 0.2 in
+    accuracy, more than SGD's highest point seen.
     """
     failed = {name: rates for name, rates in values["images_failed_rates"].items() if rates}
     assert set(failed) == {"sgd", "adagrad"}
@@ -127,12 +129,13 @@ def test_two_rates_fail_outright_without_diverging(values):
     assert min(fail) - max(ok) > spread, (min(fail), max(ok), spread)
     accuracy, loss = values["images_tuning_final_val_accuracy"], values["images_tuning_final_val_loss"]
     chance = values["images_chance"]
-    for name, rates in failed.items():
-        for rate in rates:
-            at_chance = [seed for seed, value in enumerate(accuracy[name][f"{rate:g}"]) if value < 2 * chance]
-            assert at_chance, (name, rate)
-            # at chance the loss sits at ln 10: within 0.1, a right-class probability within 10 % of 1/10
-            assert all(abs(loss[name][f"{rate:g}"][seed] - math.log(10)) < 0.1 for seed in at_chance), (name, rate)
+    fail_accuracy = [value for name, rates in failed.items() for rate in rates for value in accuracy[name][f"{rate:g}"]]
+    assert values["images_tuning_fail_max"] == max(fail_accuracy)
+    assert values["images_tuning_fail_max"] + 0.2 < values["images_tuning_ok_min"]  # far below every other rate
+    for rate in failed["adagrad"]:  # Adagrad's end at chance, at the loss of a uniform guess
+        assert all(value < 2 * chance for value in accuracy["adagrad"][f"{rate:g}"]), rate
+        # within 0.1 of ln 10: a right-class probability within 10 % of 1/10
+        assert all(abs(value - math.log(10)) < 0.1 for value in loss["adagrad"][f"{rate:g}"]), rate
     assert values["images_tuning_ok_min"] > 0.8  # every other tuning run learned
     assert not values["images_tuning_fail_diverged"]
     assert all(math.isfinite(value) for value in values["images_tuning_fail_val_loss"])
@@ -254,16 +257,13 @@ def test_adaptive_optimizers_keep_moving_clearly_more_than_step_and_exponential_
             assert clearly_higher(*both(values, "images_jitter_by_seed", name, schedule)), f"{name} against {schedule}"
 
 
-def test_rmsprop_moves_at_least_as_much_as_any_and_clearly_more_than_adam_on_every_seed(values):
-    jitter = values["images_jitter_by_seed"]
+def test_rmsprop_moves_at_least_as_much_as_any_and_clearly_more_than_adam(values):
+    """'On every seed' was dropped: trained side by side, seed 1's RMSprop and Adam jitters tie."""
     for name in METHODS:
         if name != "RMSprop":
             assert at_least_as_high(*both(values, "images_jitter_by_seed", "RMSprop", name)), name
     for name in ["Adam", *SCHEDULES]:
         assert clearly_higher(*both(values, "images_jitter_by_seed", "RMSprop", name)), name
-    resolution = spread_resolution(jitter["RMSprop"], jitter["Adam"])
-    for seed, (rmsprop, adam) in enumerate(zip(jitter["RMSprop"], jitter["Adam"])):
-        assert rmsprop - adam > resolution, f"seed {seed}: {rmsprop:.4f} against {adam:.4f} (resolution {resolution:.5f})"
 
 
 def test_rmsprop_and_adadelta_fall_late_where_no_sgd_run_does(values):
