@@ -174,7 +174,7 @@ def workers_section(epochs: int, repeats: int = 3) -> float:
     print(f"  start-up of the local workers (started side by side): {cold - warm:.2f} s "
           f"(first 2-epoch sweep {cold:.2f} s, the same again warm {warm:.2f} s)")
     start = time.perf_counter()
-    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None)
+    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0")
     client = Client(cluster)
     started = time.perf_counter() - start
     cold_cluster = workers_sweep(2, scheduler=client)

@@ -53,9 +53,28 @@ def assert_same_records(expected, got):
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def worker_cache(tmp_path_factory):
+    """The cache folder the cluster's workers would use by default: it must stay empty."""
+    return tmp_path_factory.mktemp("workers") / "cache"
+
+
+@pytest.fixture(scope="module")
+def cluster(worker_cache):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as local:
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
+                                  env={"LRNOTES_CACHE_DIR": str(worker_cache)}) as local:
+        with distributed.Client(local) as client:
+            yield client
+
+
+@pytest.fixture
+def other_cluster():
+    """Two workers whose environment differs from this process's in a setting that changes no arithmetic."""
+    if "LRNOTES_THREADS" in os.environ:
+        pytest.skip("needs LRNOTES_THREADS unset in the test process")
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
+                                  env={"LRNOTES_THREADS": "1"}) as local:
         with distributed.Client(local) as client:
             yield client
 
@@ -65,7 +84,7 @@ def test_split_gives_at_least_as_many_pieces_as_workers():
     assert workers.split_pieces([([0, 1, 2], [0, 1, 2])], 1) == [([0, 1, 2], [0, 1, 2])]
 
 
-def test_serial_local_pool_and_dask_cluster_give_identical_records(tmp_path, cluster, counting):
+def test_serial_local_pool_and_dask_cluster_give_identical_records(tmp_path, cluster, worker_cache, counting):
     serial = ln.sweep(CONFIGS, SEEDS, by="lr", cache=False, workers=1)
     assert sum(counting) == 9  # trained here
     local = ln.sweep(CONFIGS, SEEDS, by="lr", cache=tmp_path / "local", workers=2)
@@ -81,6 +100,31 @@ def test_serial_local_pool_and_dask_cluster_give_identical_records(tmp_path, clu
         again = ln.sweep(CONFIGS, SEEDS, by="lr", cache=tmp_path / folder, workers=1)
         assert sum(counting) == 9
         assert_same_records(serial, again)
+    assert not worker_cache.exists()  # the workers wrote nothing: this process alone writes the cache
+
+
+def test_a_cluster_worker_stores_under_the_key_of_its_own_environment(tmp_path, other_cluster, counting):
+    here = ln.environment.record_environment()
+    there = next(iter(other_cluster.run(ln.environment.record_environment).values()))
+    assert there != here and there["numeric"]["variables"]["LRNOTES_THREADS"] == "1"
+    on_cluster = ln.sweep(CONFIGS, SEEDS, by="lr", cache=tmp_path, scheduler=other_cluster)
+    cache = ResultCache(tmp_path)
+    assert len(cache) == 9 and counting == []
+    assert all(cache.get(ln.run_key(config, seed, there)) is not None for config in CONFIGS.values() for seed in SEEDS)
+    assert all(cache.get(ln.run_key(config, seed)) is None for config in CONFIGS.values() for seed in SEEDS)
+    written = sorted((path.name, path.stat().st_mtime_ns) for path in tmp_path.rglob("*.json"))
+    again = ln.sweep(CONFIGS, SEEDS, by="lr", cache=tmp_path, scheduler=other_cluster)  # found again: nothing trains
+    assert sorted((path.name, path.stat().st_mtime_ns) for path in tmp_path.rglob("*.json")) == written
+    assert_same_records(on_cluster, again)
+    here_too = ln.sweep(CONFIGS, SEEDS, by="lr", cache=tmp_path, workers=1)  # this machine's keys: trained anew
+    assert sum(counting) == 9 and len(cache) == 18
+    assert_same_records(on_cluster, here_too)
+
+
+def test_the_default_is_every_core(monkeypatch):
+    monkeypatch.delenv("LRNOTES_WORKERS")
+    monkeypatch.setattr(os, "cpu_count", lambda: 12)
+    assert workers.resolve_workers() == 12
 
 
 def test_ln_workers_environment_variable_sets_the_pool(tmp_path, monkeypatch, counting):
@@ -139,7 +183,7 @@ def test_a_raising_piece_on_the_cluster_is_named_too(tmp_path, cluster):
     configs = {"ok": ln.RunConfig(epochs=2),
                "bad": ln.RunConfig(epochs=2, callbacks=[FailIfMarked(str(marker), str(tmp_path / "c"), 2, "raise")])}
     with pytest.raises(RuntimeError, match=r"configuration 'bad' \(by='name'\), seeds \[0, 1\] \(.*boom in the piece"):
-        ln.sweep(configs, [0, 1], by="name", cache=tmp_path / "c", scheduler=cluster)
+        ln.sweep(configs, [0, 1], by="name", cache=tmp_path / "c", scheduler=cluster.scheduler.address)
     assert len(ResultCache(tmp_path / "c")) == 2
 
 
@@ -205,5 +249,7 @@ def test_without_dask_a_scheduler_says_what_to_install(monkeypatch):
 @pytest.mark.parametrize(("cores", "jobs", "expected"), [(16, 2, "8"), (16, 3, "5"), (2, 2, "1"), (2, 4, "1"), (2, 1, "2")])
 def test_a_build_divides_the_cores_between_its_kernels(cores, jobs, expected, monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
-    assert kernel_environment(jobs)["LRNOTES_WORKERS"] == expected
-    assert int(expected) * jobs <= max(cores, jobs)
+    monkeypatch.setenv("LRNOTES_SCHEDULER", "tcp://scheduler:8786")
+    env = kernel_environment(jobs)
+    assert env["LRNOTES_WORKERS"] == expected and int(expected) * jobs <= max(cores, jobs)
+    assert env["LRNOTES_SCHEDULER"] == "tcp://scheduler:8786"  # a build's kernels use the cluster it names
