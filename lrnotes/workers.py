@@ -223,7 +223,7 @@ def run_pieces(
 
         futures = {client.submit(train_piece, configs, seeds, pure=False): index
                    for index, (configs, seeds) in enumerate(pieces)}
-        finished = as_completed(futures)
+        finished = as_completed(futures, loop=client.loop)
     else:
         import concurrent.futures
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -67,18 +68,6 @@ def cluster(worker_cache):
             yield client
 
 
-@pytest.fixture
-def other_cluster():
-    """Two workers whose environment differs from this process's in a setting that changes no arithmetic."""
-    if "LRNOTES_THREADS" in os.environ:
-        pytest.skip("needs LRNOTES_THREADS unset in the test process")
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
-                                  env={"LRNOTES_THREADS": "1"}) as local:
-        with distributed.Client(local) as client:
-            yield client
-
-
 def test_split_gives_at_least_as_many_pieces_as_workers():
     assert len(workers.split_pieces([(list(range(3)), SEEDS)], 2)) == 2
     assert workers.split_pieces([([0, 1, 2], [0, 1, 2])], 1) == [([0, 1, 2], [0, 1, 2])]
@@ -103,22 +92,63 @@ def test_serial_local_pool_and_dask_cluster_give_identical_records(tmp_path, clu
     assert not worker_cache.exists()  # the workers wrote nothing: this process alone writes the cache
 
 
-def test_a_cluster_worker_stores_under_the_key_of_its_own_environment(tmp_path, other_cluster, counting):
-    here = ln.environment.record_environment()
-    there = next(iter(other_cluster.run(ln.environment.record_environment).values()))
-    assert there != here and there["numeric"]["variables"]["LRNOTES_THREADS"] == "1"
-    on_cluster = ln.sweep(CONFIGS, SEEDS, by="lr", cache=tmp_path, scheduler=other_cluster)
-    cache = ResultCache(tmp_path)
-    assert len(cache) == 9 and counting == []
-    assert all(cache.get(ln.run_key(config, seed, there)) is not None for config in CONFIGS.values() for seed in SEEDS)
-    assert all(cache.get(ln.run_key(config, seed)) is None for config in CONFIGS.values() for seed in SEEDS)
-    written = sorted((path.name, path.stat().st_mtime_ns) for path in tmp_path.rglob("*.json"))
-    again = ln.sweep(CONFIGS, SEEDS, by="lr", cache=tmp_path, scheduler=other_cluster)  # found again: nothing trains
-    assert sorted((path.name, path.stat().st_mtime_ns) for path in tmp_path.rglob("*.json")) == written
-    assert_same_records(on_cluster, again)
-    here_too = ln.sweep(CONFIGS, SEEDS, by="lr", cache=tmp_path, workers=1)  # this machine's keys: trained anew
-    assert sum(counting) == 9 and len(cache) == 18
-    assert_same_records(on_cluster, here_too)
+def test_local_workers_are_started_once_and_kept_for_the_next_sweeps():
+    ln.sweep(CONFIGS, SEEDS, by="lr", cache=False, workers=2)
+    pool = workers._local_executor(2)
+    started = set(pool._processes)
+    ln.sweep(CONFIGS, SEEDS, by="lr", cache=False, workers=2)
+    assert workers._local_executor(2) is pool and set(pool._processes) == started and len(started) == 2
+
+
+def test_the_page_s_dask_commands_start_a_cluster_whose_records_go_under_its_own_key(tmp_path, monkeypatch, counting):
+    """``dask scheduler`` and ``dask worker``, as on the page; the workers' environment differs from this
+    process's in a setting that changes no arithmetic (``LRNOTES_THREADS=1`` set rather than defaulted), as
+    another machine's would."""
+    pytest.importorskip("distributed")
+    if "LRNOTES_THREADS" in os.environ:
+        pytest.skip("needs LRNOTES_THREADS unset in the test process")
+    dask = Path(sys.executable).with_name("dask")
+    log = tmp_path / "scheduler.log"
+    started = []
+    try:
+        with log.open("w") as stream:
+            started.append(subprocess.Popen([str(dask), "scheduler", "--port", "0", "--dashboard-address", ":0"],
+                                            stdout=stream, stderr=stream))
+        address = None
+        deadline = time.monotonic() + 60
+        while address is None and time.monotonic() < deadline:  # "Scheduler at:   tcp://10.0.0.5:40123"
+            match = re.search(r"Scheduler at:\s+(tcp://\S+)", log.read_text())
+            address = match and match[1]
+            time.sleep(0.2)
+        assert address, "dask scheduler printed no address"
+        started.append(subprocess.Popen([str(dask), "worker", address, "--nworkers", "1", "--nthreads", "1",
+                                         "--dashboard-address", ":0"], env={**os.environ, "LRNOTES_THREADS": "1"},
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        client = workers.connect(address)
+        client.wait_for_workers(1, timeout=60)
+        here = ln.environment.record_environment()
+        there = next(iter(client.run(ln.environment.record_environment).values()))
+        assert there != here and there["numeric"]["variables"]["LRNOTES_THREADS"] == "1"
+        monkeypatch.setenv("LRNOTES_SCHEDULER", address)  # as a build's kernels get it
+        on_cluster = ln.sweep(CONFIGS, SEEDS, by="lr", cache=tmp_path)
+        cache = ResultCache(tmp_path)
+        assert counting == [] and len(cache) == 9
+        everything = [(config, seed) for config in CONFIGS.values() for seed in SEEDS]
+        assert all(cache.get(ln.run_key(config, seed, there)) is not None for config, seed in everything)
+        assert all(cache.get(ln.run_key(config, seed)) is None for config, seed in everything)
+        written = sorted((path.name, path.stat().st_mtime_ns) for path in tmp_path.rglob("*.json"))
+        again = ln.sweep(CONFIGS, SEEDS, by="lr", cache=tmp_path)  # pointed at the cluster: found, nothing trains
+        assert sorted((path.name, path.stat().st_mtime_ns) for path in tmp_path.rglob("*.json")) == written
+        monkeypatch.delenv("LRNOTES_SCHEDULER")
+        here_too = ln.sweep(CONFIGS, SEEDS, by="lr", cache=tmp_path, workers=1)  # this machine's keys: anew
+        assert sum(counting) == 9 and len(cache) == 18
+        assert_same_records(on_cluster, again)
+        assert_same_records(on_cluster, here_too)
+        client.close()
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def test_the_default_is_every_core(monkeypatch):
@@ -155,7 +185,7 @@ def test_one_progress_bar_counts_the_runs_of_every_piece(capsys):
 
 
 @pytest.mark.parametrize("how", ["raise", "exit"])
-def test_a_failed_piece_names_its_configuration_and_seeds_and_keeps_the_finished_ones(tmp_path, how):
+def test_a_failed_piece_names_its_configuration_and_seeds_and_keeps_the_finished_ones(tmp_path, how, counting):
     marker = tmp_path / "fail"
     marker.touch()
     cache_dir = tmp_path / "cache"
@@ -171,7 +201,8 @@ def test_a_failed_piece_names_its_configuration_and_seeds_and_keeps_the_finished
     assert all(cache.get(key) is None for key in bad_keys) and not list(cache_dir.rglob("*.tmp"))
     written = {key: cache.path(key).stat().st_mtime_ns for key in ok_keys}
     marker.unlink()
-    records = ln.sweep(configs, [0, 1], by="name", cache=cache_dir, workers=2)
+    records = ln.sweep(configs, [0, 1], by="name", cache=cache_dir, workers=1)
+    assert counting == [2]  # the failed piece's two runs, no more
     assert records.groupby("name").size().to_dict() == {"bad": 6, "ok": 6}
     assert {key: cache.path(key).stat().st_mtime_ns for key in ok_keys} == written  # not trained again
     assert all(cache.get(key) is not None for key in bad_keys)
