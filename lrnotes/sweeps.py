@@ -206,6 +206,8 @@ def sweep(
     workers = resolve_workers(workers)
     if scheduler is None:
         scheduler = os.environ.get("LRNOTES_SCHEDULER") or None
+    elif not isinstance(scheduler, str):
+        connect(scheduler)  # a client passes; anything else but an address is a TypeError now
     store = None
     if cache is not False:
         store = ResultCache(default_cache_dir() if cache is True else cache)

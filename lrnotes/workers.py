@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -163,7 +164,7 @@ def connect(scheduler: Any) -> Any:
     TypeError: scheduler must be an address such as 'tcp://host:8786' or a dask.distributed.Client, got int 42
     """
     if not isinstance(scheduler, str):
-        client_class = getattr(__import__("sys").modules.get("distributed"), "Client", None)
+        client_class = getattr(sys.modules.get("distributed"), "Client", None)
         if client_class is not None and isinstance(scheduler, client_class):
             return scheduler
         raise TypeError("scheduler must be an address such as 'tcp://host:8786' or a dask.distributed.Client, "
@@ -204,9 +205,10 @@ def run_pieces(
     ``client`` (from :func:`connect`) sends them to a Dask cluster, else a
     pool of ``workers`` local processes trains them. ``on_done`` runs in
     this process, as each piece finishes. When pieces fail (an exception in
-    a piece, a worker that dies), the pieces not yet started are cancelled,
-    those still running are waited for (and handed to ``on_done`` if they
-    finish), and a ``RuntimeError`` names every failed piece by
+    a piece, a worker that dies), the local pool's pieces not yet started
+    are cancelled (a cluster's all run: Dask cannot tell queued from
+    running), the others are waited for and handed to ``on_done`` if they
+    finish, and a ``RuntimeError`` names every failed piece by
     ``describe(i)``.
 
     Examples
@@ -241,7 +243,7 @@ def run_pieces(
             try:
                 records, made_under = future.result()
             except Exception as error:  # noqa: BLE001 - reported below, with the piece it belongs to
-                if not failures:
+                if not failures and client is None:
                     for other in futures:
                         other.cancel()  # not started yet: never runs; running ones finish
                 reason = (str(error).strip().splitlines() or [""])[0]
