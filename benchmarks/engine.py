@@ -21,7 +21,11 @@ epoch. It is trained by
 6. chapter 8's convolutional network, five seeds side by side and one seed
    at a time through a real ``keras.Model``;
 7. the same arithmetic written in plain NumPy (forward, backward, SGD update,
-   evaluation), one run.
+   evaluation), one run;
+8. chapter 1's SGD sweep (8 rates x 5 seeds, no cache) in this process, on
+   two local worker processes and on a Dask ``LocalCluster`` of two worker
+   processes, all warm, timed in turn; and what starting the workers costs
+   (``python benchmarks/engine.py --workers`` runs this section alone).
 
 It prints each time, the ratios, each target with its figure, the peak
 memory of the process, and how the package's cost grows with the number of
@@ -151,7 +155,7 @@ def peak_memory_gb() -> float:
 
 def package_sweep(epochs: int, seeds: list[int], rates: list[float]) -> int:
     configs = ln.grid(ln.RunConfig(epochs=epochs), learning_rate=rates)
-    records = ln.sweep(configs, seeds, by="lr", cache=False, progress=False)
+    records = ln.sweep(configs, seeds, by="lr", cache=False, progress=False, workers=1)  # this process, as ever
     return records["seed"].nunique() * records["lr"].nunique()
 
 
@@ -198,11 +202,68 @@ def cnn_one_at_a_time(epochs: int) -> int:
     return len(SEEDS)
 
 
+def workers_sweep(epochs: int, rates: list[float] = RATES, **where) -> float:
+    """Chapter 1's SGD sweep (no cache) trained ``where`` (``workers=`` or ``scheduler=``); its wall time."""
+    configs = ln.grid(ln.RunConfig(optimizer="sgd", epochs=epochs), learning_rate=rates)
+    start = time.perf_counter()
+    ln.sweep(configs, SEEDS, by="lr", cache=False, progress=False, **where)
+    return time.perf_counter() - start
+
+
+def workers_section(epochs: int, repeats: int = 3) -> float:
+    """Section 8: the sweep on 1 and 2 local workers and a two-worker LocalCluster; returns the 2-worker speed-up."""
+    from distributed import Client, LocalCluster
+    from joblib.externals.loky import get_reusable_executor
+
+    print(f"\nchapter 1's SGD sweep, 8 rates x 5 seeds, {epochs} epochs, no cache, on {os.cpu_count()} cores:")
+    get_reusable_executor().shutdown(wait=True, kill_workers=True)  # start-up from nothing
+    cold = workers_sweep(2, workers=2)  # starts two workers: each imports TensorFlow and traces its piece
+    warm = workers_sweep(2, workers=2)
+    print(f"  start-up of the local workers (started side by side): {cold - warm:.2f} s "
+          f"(first 2-epoch sweep {cold:.2f} s, the same again warm {warm:.2f} s)")
+    start = time.perf_counter()
+    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0")
+    client = Client(cluster)
+    started = time.perf_counter() - start
+    cold_cluster = workers_sweep(2, scheduler=client)
+    warm_cluster = workers_sweep(2, scheduler=client)
+    print(f"  start-up of a two-worker LocalCluster: {started:.2f} s to start, then "
+          f"{cold_cluster - warm_cluster:.2f} s more for its first sweep (TensorFlow's import, traces)")
+    # Two workers each train one half of the 40-row stack (4 rates x 5 seeds): one half alone, in this
+    # process, is the time two workers would take on two idle cores; the 40-row stack over it, their ceiling.
+    ways = {"1 worker (this process)": {"workers": 1}, "2 local workers (loky)": {"workers": 2},
+            "2-worker Dask LocalCluster": {"scheduler": client},
+            "one half (20 runs), 1 worker": {"workers": 1, "rates": RATES[:4]}}
+    for where in ways.values():  # warm: every process has traced the graphs of its pieces
+        workers_sweep(epochs, **where)
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(repeats):  # in turn, so a change of load hits all alike
+        for name, where in ways.items():
+            times[name].append(workers_sweep(epochs, **where))
+    client.close()
+    cluster.close()
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    one = medians["1 worker (this process)"]
+    print(f"  {'where':30} {'median s':>9} {'speed vs 1 worker':>18}   (each of {repeats} runs, s)")
+    for name, seconds in medians.items():
+        print(f"  {name:30} {seconds:9.2f} {one / seconds:17.2f}x   "
+              + " ".join(f"{value:.2f}" for value in times[name]))
+    speedup = one / medians["2 local workers (loky)"]
+    print(f"2 warm local workers vs 1: {speedup:.2f}x faster (target: at least 1.7x on 2 cores); "
+          f"ceiling of the split, 40 rows / 20 rows in one process: {one / medians['one half (20 runs), 1 worker']:.2f}x")
+    print(f"load average while it ran (1, 5, 15 min): {', '.join(f'{load:.2f}' for load in os.getloadavg())}")
+    return speedup
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short", action="store_true", help="50 epochs instead of 200, no scaling tables")
+    parser.add_argument("--workers", action="store_true", help="only section 8: the sweep on 1 and 2 workers")
     arguments = parser.parse_args(argv)
     epochs = 50 if arguments.short else 200
+    if arguments.workers:
+        workers_section(epochs)
+        return 0
 
     print(f"lrnotes {ln.__version__}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
           f"Python {platform.python_version()}, {os.cpu_count()} CPU cores, "
@@ -258,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(cost per run / NumPy one run: {t_cb_stack / 20 / t_numpy:.2f})")
     print(f"CNN runs, stacked vs one at a time: {t_cnn_alone / t_cnn_stack:.1f}x faster")
     print(f"peak memory of this process: {peak_memory_gb():.2f} GB (target: under 2 GB per kernel)")
+    workers_section(epochs)
     if arguments.short:
         return 0
 

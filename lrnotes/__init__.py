@@ -77,7 +77,7 @@ def __dir__() -> list[str]:
 #: Modules reachable as ``ln.<module>`` (``ln.analysis.REACH_WINDOW``, say).
 _SUBMODULES = frozenset(_EXPORTS) | {"environment", "validation", "execute", "build", "chapters", "engine",
                                      "engine_stacked", "engine_keras", "range_test_run", "build_page", "cli",
-                                     "notebook_cache"}
+                                     "notebook_cache", "workers"}
 
 if "tensorflow" in sys.modules:  # TensorFlow is already loaded: configure it now, cheaply
     importlib.import_module(f"{__name__}._runtime")

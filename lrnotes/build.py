@@ -223,7 +223,7 @@ def build_book(
     not_executed = {chapter.name for chapter in chapter_list} - {chapter.name for chapter in selected}
     generated = {chapter.path.as_posix() for chapter in selected} | {BUILD_PAGE}
     _copy_sources(root, source_dir, keep=not_executed if only else set(), generated=generated)
-    env = kernel_environment()
+    env = kernel_environment(jobs)
     start = time.perf_counter()
     environment = execution_environment(root / "book", env)
     keys: dict[str, str] = {}

@@ -21,6 +21,7 @@ import nbformat
 
 from lrnotes import validation
 from lrnotes.settings import PROFILES
+from lrnotes.workers import workers_for_jobs
 
 __all__ = ["BuildError", "execute_notebook", "finish_notebook", "glued_values", "kernel_environment",
            "write_atomically", "write_if_changed"]
@@ -109,14 +110,25 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def kernel_environment() -> dict[str, str]:
+def kernel_environment(jobs: int | None = None) -> dict[str, str]:
     """The environment of the kernels: quiet progress bars, explorers without inline scripts.
 
     The kernels use the sweep cache of :func:`lrnotes.cache.default_cache_dir`
     (``$LRNOTES_CACHE_DIR``, else the user's cache folder), the same one that
-    notebooks run by hand use; ``lrnotes cache`` shows it.
+    notebooks run by hand use; ``lrnotes cache`` shows it. With ``jobs``
+    kernels at once, each kernel's sweeps get ``LRNOTES_WORKERS`` =
+    ``max(1, cores // jobs)`` worker processes
+    (:func:`lrnotes.workers.workers_for_jobs`), so jobs x workers never
+    exceeds the cores.
+
+    Examples
+    --------
+    >>> kernel_environment(jobs=os.cpu_count() or 1)["LRNOTES_WORKERS"]
+    '1'
     """
     env = dict(os.environ)
+    if jobs is not None:
+        env["LRNOTES_WORKERS"] = str(workers_for_jobs(jobs))
     env["LRNOTES_PROGRESS"] = "0"
     env.setdefault("PYTHONHASHSEED", "0")
     env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")

@@ -4,6 +4,21 @@
 up in the cache, trains what is missing (runs that differ only in a constant
 learning rate train side by side, all seeds at once), stores the new records
 and returns one tidy DataFrame. A finished sweep reruns in seconds.
+
+What is missing trains on every core: the stacks, split into chunks of
+configurations or seeds when there are fewer stacks than workers, go to a
+pool of worker processes (``workers=``, else ``LRNOTES_WORKERS``, else all
+cores; ``workers=1`` trains in this process), or to the workers of a Dask
+scheduler (``scheduler=``, else ``LRNOTES_SCHEDULER``); see
+:mod:`lrnotes.workers`. A row's arithmetic never depends on the other rows
+of its stack, so the records are bit for bit those of a serial run. Only
+this process writes the cache, one piece at a time as pieces finish: a
+failure leaves the finished pieces cached, and a rerun trains the rest.
+Each record is stored under the key of the environment that trained it
+(:func:`run_key`): a local worker must match this process exactly (the
+sweep refuses its records otherwise); a cluster's worker on another kind of
+machine stores its records under that machine's key, which a notebook
+looks up again whenever it is pointed at that cluster.
 """
 
 from __future__ import annotations
@@ -15,18 +30,20 @@ from typing import Any
 
 import pandas as pd
 
-from lrnotes import environment, validation
+from lrnotes import validation
 from lrnotes.cache import ResultCache, default_cache_dir
 from lrnotes.fingerprints import digest
 from lrnotes.config import RunConfig
+from lrnotes.environment import record_environment
 from lrnotes.records import RECORD_COLUMNS
 from lrnotes.stacking import stack_key
 from lrnotes.training import train_stacked
+from lrnotes.workers import connect, resolve_workers, run_pieces, split_pieces
 
 __all__ = ["grid", "run_key", "sweep"]
 
 
-def run_key(config: RunConfig, seed: int) -> str:
+def run_key(config: RunConfig, seed: int, environment: Mapping[str, object] | None = None) -> str:
     """The cache key of one run: its configuration and seed, and what else shapes its record.
 
     The optimizer enters with its resolved settings, so spellings of the same
@@ -38,6 +55,8 @@ def run_key(config: RunConfig, seed: int) -> str:
     scikit-learn, TensorFlow's threads, op determinism, devices and oneDNN
     settings, and the processor. A change to any of them is a new key, so
     the cache never serves a number that other software or settings made.
+    ``environment`` is that of the process that trained the run (a worker of
+    a cluster, say); it defaults to this process's.
 
     Examples
     --------
@@ -57,7 +76,7 @@ def run_key(config: RunConfig, seed: int) -> str:
         "callbacks": list(config.callbacks),
     }
     return digest(
-        {"config": resolved, "seed": int(seed), "version": __version__, "environment": environment.record_environment()},
+        {"config": resolved, "seed": int(seed), "version": __version__, "environment": environment if environment is not None else record_environment()},
         name="run",
     )
 
@@ -89,6 +108,19 @@ def grid(base: RunConfig, **axes: Sequence[Any]) -> dict[Hashable, RunConfig]:
     return configs
 
 
+def _cluster_environments(client: Any, here: dict) -> list[dict]:
+    """The environments of a cluster's workers other than ``here`` (each once)."""
+    reported = client.run(record_environment)
+    if not reported:
+        raise RuntimeError(f"the Dask scheduler {client.scheduler.address} has no workers: start some with "
+                           "`dask worker <scheduler address> --nthreads 1`")
+    distinct: list[dict] = []
+    for made_under in reported.values():
+        if made_under != here and made_under not in distinct:
+            distinct.append(made_under)
+    return distinct
+
+
 def _progress_enabled(progress: bool | None) -> bool:
     if progress is not None:
         return bool(progress)
@@ -103,6 +135,8 @@ def sweep(
     cache: bool | str | os.PathLike = True,
     progress: bool | None = None,
     description: str = "training",
+    workers: int | None = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Train every configuration with every seed (or read it from the cache).
 
@@ -123,6 +157,13 @@ def sweep(
         unless ``LRNOTES_PROGRESS=0``, which the book build sets.
     description : str
         Label of the progress bar.
+    workers : int, optional
+        Local worker processes that train at once; defaults to
+        ``$LRNOTES_WORKERS``, else every core. ``1`` trains in this process.
+    scheduler : str or dask.distributed.Client, optional
+        A Dask scheduler (``"tcp://host:8786"``) or a client of one: the
+        cluster's workers train instead of local ones. Defaults to
+        ``$LRNOTES_SCHEDULER``; needs ``pip install -e ".[cluster]"``.
 
     Returns
     -------
@@ -162,26 +203,49 @@ def sweep(
             if not isinstance(key, tuple) or len(key) != len(columns):
                 raise ValueError(f"by names {len(columns)} columns, so keys must be tuples of that length, got {key!r}")
 
+    workers = resolve_workers(workers)
+    if scheduler is None:
+        scheduler = os.environ.get("LRNOTES_SCHEDULER") or None
+    elif not isinstance(scheduler, str):
+        connect(scheduler)  # a client passes; anything else but an address is a TypeError now
     store = None
     if cache is not False:
         store = ResultCache(default_cache_dir() if cache is True else cache)
 
     keys = list(configs)
     found: dict[tuple[int, int], pd.DataFrame] = {}
+    here = record_environment()
+    looked_up = [here]
+    client = None
+
+    def look_up(pairs):
+        for index, seed in pairs:
+            for made_under in looked_up:
+                record = store.get(run_key(configs[keys[index]], seed, made_under))
+                if record is not None:
+                    found[index, seed] = record[RECORD_COLUMNS]
+                    break
+
+    everything = [(index, seed) for index in range(len(keys)) for seed in seeds]
+    if store is not None:
+        look_up(everything)
+    if scheduler is not None and len(found) < len(everything):
+        client = connect(scheduler)  # before any training: a clear error when nobody answers
+        looked_up += _cluster_environments(client, here)
+        if store is not None and len(looked_up) > 1:
+            look_up([pair for pair in everything if pair not in found])
     missing: dict[int, list[int]] = {}
-    for index, key in enumerate(keys):
-        for seed in seeds:
-            record = store.get(run_key(configs[key], seed)) if store is not None else None
-            if record is not None:
-                found[index, seed] = record[RECORD_COLUMNS]
-            else:
-                missing.setdefault(index, []).append(seed)
+    for index, seed in everything:
+        if (index, seed) not in found:
+            missing.setdefault(index, []).append(seed)
 
     # Runs that can share a graph train together: same stack key, same seeds.
     groups: dict[tuple, list[int]] = {}
     for index, needed in missing.items():
         group = (stack_key(configs[keys[index]]) or f"alone-{index}", tuple(needed))
         groups.setdefault(group, []).append(index)
+    slots = sum(client.nthreads().values()) if client is not None else workers
+    pieces = split_pieces([(members, needed) for (_, needed), members in groups.items()], slots)
 
     total = sum(len(needed) for needed in missing.values())
     bar = None
@@ -190,17 +254,40 @@ def sweep(
 
         bar = tqdm(total=total, desc=description, unit="run", leave=False,
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total} runs [{elapsed}<{remaining}]")
-    try:
-        for (_, needed), members in groups.items():
-            records = train_stacked(
-                [configs[keys[index]] for index in members], list(needed), on_epoch=bar.update if bar else None
+
+    def finished(position: int, records: list[pd.DataFrame], made_under: dict | None) -> None:
+        members, needed = pieces[position]
+        if made_under is not None and client is None and made_under != here:
+            differing = sorted(part for part in here if here[part] != made_under.get(part))
+            raise RuntimeError(
+                f"a local worker trained {describe(position)} under other settings than this process "
+                f"({', '.join(differing)} differ), so its records do not belong under this process's cache "
+                "keys; nothing of it was stored. Restart the kernel (the workers inherit the settings of "
+                "the process that starts them) or pass workers=1."
             )
-            for index, record in zip(members, records):
-                for seed, part in record.groupby("seed", sort=False):
-                    part = part.reset_index(drop=True)
-                    found[index, int(seed)] = part
-                    if store is not None:
-                        store.put(run_key(configs[keys[index]], int(seed)), part, {"by": repr(keys[index])})
+        for index, record in zip(members, records):
+            for seed, part in record.groupby("seed", sort=False):
+                part = part.reset_index(drop=True)
+                found[index, int(seed)] = part
+                if store is not None:
+                    store.put(run_key(configs[keys[index]], int(seed), made_under), part, {"by": repr(keys[index])})
+        if bar is not None and made_under is not None:
+            bar.update(len(members) * len(needed))
+
+    def describe(position: int) -> str:
+        members, needed = pieces[position]
+        named = ", ".join(repr(keys[index]) for index in members)
+        return f"configuration{'s' if len(members) > 1 else ''} {named} (by={by!r}), seeds {list(needed)}"
+
+    try:
+        if client is None and (workers == 1 or len(pieces) <= 1):
+            for position, (members, needed) in enumerate(pieces):  # in this process: no pool to start
+                records = train_stacked([configs[keys[index]] for index in members], list(needed),
+                                        on_epoch=bar.update if bar else None)
+                finished(position, records, None)
+        else:
+            run_pieces([([configs[keys[index]] for index in members], list(needed)) for members, needed in pieces],
+                       workers=workers, client=client, on_done=finished, describe=describe)
     finally:
         if bar is not None:
             bar.close()

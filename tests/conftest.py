@@ -40,11 +40,17 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
-    """Sweeps in tests never read or write the user's cache."""
+    """Sweeps in tests never read or write the user's cache, and train in the test's process.
+
+    ``LRNOTES_WORKERS=1``: a pool for every small sweep would cost more than it
+    saves (and the ``counting`` fixture sees only runs trained here);
+    ``tests/test_workers.py`` passes ``workers=`` itself.
+    """
     folder = tmp_path_factory.mktemp("sweep-cache")
     previous = os.environ.get("LRNOTES_CACHE_DIR")
     os.environ["LRNOTES_CACHE_DIR"] = str(folder)
     os.environ["LRNOTES_PROGRESS"] = "0"
+    os.environ["LRNOTES_WORKERS"] = "1"
     yield folder
     if previous is None:
         os.environ.pop("LRNOTES_CACHE_DIR", None)
