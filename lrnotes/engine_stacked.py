@@ -146,13 +146,20 @@ class _TracedStack:
                      for layer in range(len(self.shapes) // 2)]
             return tf.add_n([tf.constant(l2, tf.float32) * term for term in terms])
 
+        # What correct_predictions compares the predictions with, worked out once:
+        # the label of each example (the target itself for a binary output).
+        labels = [tf.constant(y.numpy()[:, 0] if binary else np.argmax(y.numpy(), axis=-1)) for _, y in self.eval_chunks]
+
         def evaluate():
             losses, hits = [], []
-            for x, y in self.eval_chunks:
+            for (x, y), label in zip(self.eval_chunks, labels):
                 logits = self.forward_shared(x)
-                y = tf.broadcast_to(y[None], [size, *y.shape])
-                losses.append(per_example_loss(y, logits))
-                hits.append(correct_predictions(dataset, y, tf.sigmoid(logits) if binary else logits))
+                losses.append(per_example_loss(tf.broadcast_to(y[None], [size, *y.shape]), logits))
+                if binary:  # correct_predictions, with the targets' side computed once
+                    predicted = tf.cast(tf.sigmoid(logits)[..., 0] > 0.5, label.dtype)
+                else:
+                    predicted = tf.argmax(logits, axis=-1)
+                hits.append(tf.cast(tf.equal(label[None], predicted), tf.float32))
             return tf.concat(losses, axis=1), tf.concat(hits, axis=1), penalty()
 
         def train_steps(index, weights):
