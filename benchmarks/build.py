@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The chapter whose prose the prose-only build edits, and the target of that build (seconds).
 EDITED_CHAPTER = "learning_rate"
 PROSE_TARGET = 30.0
+#: The target of the cold build of the published (full) book: seconds of execution wall time.
+COLD_TARGET = 150.0
 
 
 def copy_book(target: Path) -> Path:
@@ -109,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{PROSE_TARGET:.0f} s) {'OK' if no_change <= PROSE_TARGET else 'MISSED'}")
     print(f"prose-only rebuild: {prose:.1f} s, {cold / prose:.1f}x faster than cold (target: at most "
           f"{PROSE_TARGET:.0f} s) {'OK' if prose <= PROSE_TARGET else 'MISSED'}")
+    executing = rows[0][1]["executing"]
+    if arguments.profile == "full":
+        print(f"cold build, executing the full profile: {executing:.1f} s of wall time, "
+              f"{rows[0][1]['kernel']:.1f} s of kernel time (target: at most {COLD_TARGET:.0f} s of wall time) "
+              f"{'OK' if executing <= COLD_TARGET else 'MISSED'}")
     if not arguments.no_rerun:
         rerun = rows[1][1]["total"]
         print(f"prose-only rebuild against executing every chapter again: {rerun / prose:.1f}x faster")

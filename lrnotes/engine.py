@@ -35,13 +35,14 @@ def padded(rows: int) -> int:
 
 
 
-def last_update_step(optimizer: keras.optimizers.Optimizer) -> int:
+def last_update_step(optimizer: keras.optimizers.Optimizer, calls: int | None = None) -> int:
     """The step at which Keras evaluated the schedule for the optimizer's last update (before any: its first).
 
     Keras evaluates a schedule at ``optimizer._iterations``, which counts
     calls of ``apply``; with ``gradient_accumulation_steps=k`` the weights
     change on every k-th call (calls ``k - 1``, ``2k - 1``, ...), and
-    ``optimizer.iterations`` is ``_iterations // k``.
+    ``optimizer.iterations`` is ``_iterations // k``. ``calls`` is the
+    number of calls of ``apply`` to ask about (default: those made so far).
 
     Examples
     --------
@@ -50,9 +51,12 @@ def last_update_step(optimizer: keras.optimizers.Optimizer) -> int:
     >>> _ = optimizer._iterations.assign(10)  # ten calls: updates at calls 3 and 7
     >>> last_update_step(optimizer), last_update_step(keras.optimizers.SGD())
     (7, 0)
+    >>> last_update_step(optimizer, calls=4)
+    3
     """
     steps = optimizer.gradient_accumulation_steps or 1
-    calls = int(keras.ops.convert_to_numpy(optimizer._iterations))
+    if calls is None:
+        calls = int(keras.ops.convert_to_numpy(optimizer._iterations))
     return (calls // steps) * steps - 1 if calls >= steps else steps - 1
 
 
@@ -96,8 +100,11 @@ class Engine:
 
     Subclasses provide ``_first_evaluation()`` and ``_epoch(order, callbacks)``,
     each returning an :class:`EpochResult` (``_epoch`` trains one epoch on
-    the given ``[S, n]`` order first), and ``_rates_used()``: the rate of the
-    last update made (before any update: the rate of the first one).
+    the given ``[S, n]`` order first), and ``_rates_used(epoch)``: the rate
+    of the last update made by the end of that epoch (before any update: the
+    rate of the first one). An engine that can train several epochs in one
+    call when no run has callbacks also provides ``_epochs(orders)`` and
+    says how many in ``_epochs_per_call()``; the records are the same.
 
     The loop follows Keras 3's ``fit`` (``keras/src/backend/tensorflow/trainer.py``):
     ``on_epoch_end`` gets ``fit``'s logs, the running means of the epoch's
@@ -156,8 +163,25 @@ class Engine:
             callbacks.on_train_begin()
         start = time.perf_counter()
         first = self._first_evaluation()
-        recorder.add(0, self._metrics(first), self._rates_used(), time.perf_counter() - start, 0)
-        for epoch in range(1, config.epochs + 1):
+        recorder.add(0, self._metrics(first), self._rates_used(0), time.perf_counter() - start, 0)
+        if not lists and self._epochs_per_call() > 1:
+            # No callback needs the loop between epochs: several epochs per call.
+            epoch = 1
+            while epoch <= config.epochs:
+                chunk = min(self._epochs_per_call(), config.epochs - epoch + 1)
+                start = time.perf_counter()
+                orders = np.stack([np.stack([generator.permutation(n) for generator in generators])
+                                   for _ in range(chunk)]).astype(np.int32)
+                results = self._epochs(orders)
+                seconds = (time.perf_counter() - start) / chunk
+                for offset, result in enumerate(results):
+                    recorder.add(epoch + offset, self._metrics(result), self._rates_used(epoch + offset), seconds,
+                                 result.updates)
+                if on_epoch is not None:
+                    on_epoch(count * chunk / config.epochs)
+                    reported += count * chunk / config.epochs
+                epoch += chunk
+        for epoch in range(1, config.epochs + 1) if lists or self._epochs_per_call() == 1 else ():
             start = time.perf_counter()
             order = np.stack([generator.permutation(n) for generator in generators]).astype(np.int32)
             active = np.flatnonzero(running) if lists else ()
@@ -165,7 +189,7 @@ class Engine:
                 lists[slot].on_epoch_begin(epoch - 1)
             result = self._epoch(order, lists[0] if lists else None)
             metrics = self._metrics(result)
-            rates = self._rates_used()
+            rates = self._rates_used(epoch)
             for slot in active:  # fit's logs, the run's own
                 logs[slot] = {name: float(metrics[name][slot]) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
                 lists[slot].on_epoch_end(epoch - 1, logs[slot])
@@ -197,7 +221,16 @@ class Engine:
     def _finished(self) -> None:
         """Every run has ended."""
 
-    def _rates_used(self):
+    def _epochs_per_call(self) -> int:
+        """How many epochs :meth:`_epochs` may train in one call when no run has callbacks (1: call ``_epoch``)."""
+        return 1
+
+    def _epochs(self, orders: np.ndarray) -> list[EpochResult]:
+        """Train one epoch on each ``[S, n]`` order of ``orders`` (``[epochs, S, n]``)."""
+        raise NotImplementedError
+
+    def _rates_used(self, epoch: int):
+        """The rate of the last update up to the end of ``epoch`` (before any update: of the first)."""
         raise NotImplementedError
 
 

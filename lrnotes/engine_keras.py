@@ -109,8 +109,8 @@ class KerasRun(Engine):
             self.callbacks, model=self.model, epochs=self.config.epochs, steps=self.config.steps_per_epoch, verbose=0
         )]
 
-    def _rates_used(self):
-        return self._rate
+    def _rates_used(self, epoch: int):
+        return self._rate  # set by the epoch just trained
 
     def _first_evaluation(self):
         loss, correct, penalty = self._evaluate()

@@ -20,6 +20,15 @@ assigns its own initial weights, its rates and a freshly built optimizer's
 state to the variables of a kept one and runs the same graph, which gives
 exactly the record a fresh trace gives. Constant rates are values of a
 variable, so runs that differ only in a constant rate share a graph.
+
+One call of the traced function trains any number of epochs, each followed
+by the evaluation :class:`~lrnotes.engine.Engine` records. When no run of a
+stack has callbacks, nothing needs Python between epochs, so a call trains
+as many epochs as :meth:`StackedDense._epochs_per_call` allows (the per-example
+outputs of up to 32 MB); with callbacks, one epoch per call, as ``fit`` calls
+them. The evaluation runs each row's ``Dense`` layers as plain matrix
+products on the shared examples (:func:`~lrnotes.stacked_forward.forward_shared`),
+which on a thousand examples is faster than a batched product over the rows.
 """
 
 from __future__ import annotations
@@ -48,7 +57,7 @@ from lrnotes.models import CNN, MLP, build_model
 from lrnotes.records import EpochResult
 from lrnotes.row_callbacks import row_callback_lists
 from lrnotes.slot_rates import SlotRates, all_constant
-from lrnotes.stacked_forward import forward, forward_per_row
+from lrnotes.stacked_forward import forward, forward_per_row, forward_shared
 from lrnotes.stacking import optimizer_parts
 
 __all__ = ["MIN_ROWS", "TRACE_CACHE_SIZE", "SlotRates", "StackedDense", "clear_traces", "initial_weights",
@@ -113,6 +122,7 @@ class _TracedStack:
         self.optimizer = cls(learning_rate=self.slot_rates, **settings)
         self.optimizer.build(self.variables)
         self.eval_chunks, self.split_rows = evaluation_chunks(dataset)
+        self.eval_rows = sum(int(x.shape[0]) for x, _ in self.eval_chunks)
         x_train = tf.constant(dataset.x_train)
         y_train = tf.constant(dataset.y_train)
         self.padded_batch = padded(config.effective_batch_size)
@@ -136,24 +146,23 @@ class _TracedStack:
                      for layer in range(len(self.shapes) // 2)]
             return tf.add_n([tf.constant(l2, tf.float32) * term for term in terms])
 
+        # What correct_predictions compares the predictions with, worked out once:
+        # the label of each example (the target itself for a binary output).
+        labels = [tf.constant(y.numpy()[:, 0] if binary else np.argmax(y.numpy(), axis=-1)) for _, y in self.eval_chunks]
+
         def evaluate():
             losses, hits = [], []
-            for x, y in self.eval_chunks:
-                x = tf.broadcast_to(x[None], [size, *x.shape])
-                y = tf.broadcast_to(y[None], [size, *y.shape])
-                logits = self.forward(x)
-                losses.append(per_example_loss(y, logits))
-                hits.append(correct_predictions(dataset, y, tf.sigmoid(logits) if binary else logits))
+            for (x, y), label in zip(self.eval_chunks, labels):
+                logits = self.forward_shared(x)
+                losses.append(per_example_loss(tf.broadcast_to(y[None], [size, *y.shape]), logits))
+                if binary:  # correct_predictions, with the targets' side computed once
+                    predicted = tf.cast(tf.sigmoid(logits)[..., 0] > 0.5, label.dtype)
+                else:
+                    predicted = tf.argmax(logits, axis=-1)
+                hits.append(tf.cast(tf.equal(label[None], predicted), tf.float32))
             return tf.concat(losses, axis=1), tf.concat(hits, axis=1), penalty()
 
-        @tf.function(
-            input_signature=[
-                tf.TensorSpec([None, size, self.padded_batch], tf.int32),
-                tf.TensorSpec([None, self.padded_batch], tf.float32),
-            ]
-        )
-        def train_epoch(index, weights):
-            _TRACES[0] += 1  # Python runs here only while tracing
+        def train_steps(index, weights):
             # fit's running metrics: each batch's mean loss times its size, and
             # its correct predictions, summed over the epoch (float32, as Keras' Mean)
             loss_total = tf.zeros([size], tf.float32)
@@ -173,11 +182,29 @@ class _TracedStack:
                 loss_total += batch_means * tf.reduce_sum(real)
                 hits = correct_predictions(dataset, y_batch, tf.sigmoid(logits) if binary else logits)
                 correct_total += tf.reduce_sum(hits * real, axis=-1)
-            return (*evaluate(), loss_total, correct_total)
+            return loss_total, correct_total
 
-        self.train_epoch = train_epoch.get_concrete_function()
-        # Zero steps: the evaluation alone, through the same traced function.
-        self.no_steps = (tf.zeros([0, size, self.padded_batch], tf.int32), tf.zeros([0, self.padded_batch]))
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, None, size, self.padded_batch], tf.int32),
+                tf.TensorSpec([None, self.padded_batch], tf.float32),
+            ]
+        )
+        def train_epochs(index, weights):
+            """``index[e]`` is epoch e's batches; each epoch trains, then evaluates (per-epoch outputs, stacked)."""
+            _TRACES[0] += 1  # Python runs here only while tracing
+            epochs = tf.shape(index)[0]
+            outputs = [tf.TensorArray(tf.float32, size=epochs, element_shape=shape) for shape in (
+                [size, self.eval_rows], [size, self.eval_rows], [size], [size], [size])]
+            for epoch in tf.range(epochs):
+                loss_total, correct_total = train_steps(index[epoch], weights)
+                values = (*evaluate(), loss_total, correct_total)
+                outputs = [array.write(epoch, value) for array, value in zip(outputs, values)]
+            return tuple(array.stack() for array in outputs)
+
+        self.train_epochs = train_epochs.get_concrete_function()
+        # One epoch of zero steps: the evaluation alone, through the same traced function.
+        self.no_steps = (tf.zeros([1, 0, size, self.padded_batch], tf.int32), tf.zeros([0, self.padded_batch]))
 
     def flatten(self, per_slot: list[tuple[np.ndarray, ...]]) -> np.ndarray:
         """The weights of every slot as rows of the stacked variable."""
@@ -210,13 +237,19 @@ class _TracedStack:
         flat = self.variable[:, offset : offset + int(np.prod(shape))]
         return tf.reshape(flat, [-1, 1, *shape] if bias else [-1, *shape])
 
+    def row_weights(self, rows):
+        """A function giving a row's weight arrays (in their layers' shapes) from the rows of the variable."""
+        return lambda row: [tf.reshape(rows[row][offset : offset + int(np.prod(shape))], shape)
+                            for shape, offset in zip(self.shapes, self.offsets)]
+
+    def forward_shared(self, x):
+        """The logits of every slot on the same examples ``x``, each slot through its own operations."""
+        return forward_shared(self.spec, self.row_weights(tf.unstack(self.variable, axis=0)), self.variable.shape[0], x)
+
     def forward(self, x):
         """The logits of every slot (the output activation is left to the loss)."""
         if isinstance(self.spec, CNN):
-            rows = tf.unstack(self.variable, axis=0)
-            return forward_per_row(self.spec, lambda row: [
-                tf.reshape(rows[row][offset : offset + int(np.prod(shape))], shape)
-                for shape, offset in zip(self.shapes, self.offsets)], x)
+            return forward_per_row(self.spec, self.row_weights(tf.unstack(self.variable, axis=0)), x)
         return forward(self.spec, self.weights, x)
 
 
@@ -310,9 +343,10 @@ class StackedDense(Engine):
         self.shapes, self.offsets = stack.shapes, stack.offsets
         self.eval_chunks, self.split_rows = stack.eval_chunks, stack.split_rows
         self.padded_batch = stack.padded_batch
-        self._train_epoch = stack.train_epoch
+        self._train_epochs = stack.train_epochs
         self._no_steps = stack.no_steps
         self._lists: list = []
+        self._epochs_trained = 0
 
     def _callback_lists(self):
         self._lists = row_callback_lists(self, self.configs, len(self.seeds) // len(self.configs))
@@ -325,45 +359,64 @@ class StackedDense(Engine):
         for callbacks in self._lists:
             callbacks.model.restore()
 
-    def _rates_used(self):
-        """Each slot's rate at the last update made (before training: at the first)."""
+    def _rates_used(self, epoch: int):
+        """Each slot's rate at the last update made by the end of ``epoch`` (before training: at the first)."""
         if self.slot_rates.constant:  # the same at every step (callbacks set them between epochs)
             return self.slot_rates.current(len(self.seeds))
-        return self.slot_rates.values(last_update_step(self.optimizer))
+        # the optimizer has counted the calls of every epoch trained so far
+        calls = int(keras.ops.convert_to_numpy(self.optimizer._iterations))
+        calls -= (self._epochs_trained - epoch) * self.config.steps_per_epoch
+        return self.slot_rates.values(last_update_step(self.optimizer, calls))
 
     def _real_rows(self, outputs):
-        """The outputs of the real runs (without the spare rows), as NumPy arrays."""
+        """The outputs of the real runs (without the spare rows), as NumPy arrays ``[epochs, runs, ...]``."""
         count = len(self.seeds)
-        return tuple(output.numpy()[:count] for output in outputs)
+        return tuple(output.numpy()[:, :count] for output in outputs)
 
     def _first_evaluation(self):
-        loss, correct, penalty, _, _ = self._real_rows(self._train_epoch(*self._no_steps))
-        return EpochResult(loss, correct, penalty=penalty)
+        loss, correct, penalty, _, _ = self._real_rows(self._train_epochs(*self._no_steps))
+        return EpochResult(loss[0], correct[0], penalty=penalty[0])
 
     def _epoch(self, order: np.ndarray, callbacks):
+        return self._epochs(order[None])[0]
+
+    def _epochs(self, orders: np.ndarray) -> list[EpochResult]:
+        """Train one epoch on each ``[S, n]`` order of ``orders``, in one call of the traced function."""
         if self.spare:
-            order = np.concatenate([order, np.repeat(order[-1:], self.spare, axis=0)])
-        loss, correct, penalty, loss_total, correct_total = self._real_rows(self._train_epoch(*self._batches(order)))
-        return EpochResult(loss, correct, loss_total, correct_total, examples=order.shape[1],
+            orders = np.concatenate([orders, np.repeat(orders[:, -1:], self.spare, axis=1)], axis=1)
+        outputs = self._real_rows(self._train_epochs(*self._batches(orders)))
+        self._epochs_trained += orders.shape[0]
+        return [EpochResult(loss, correct, loss_total, correct_total, examples=orders.shape[2],
                             updates=self.config.steps_per_epoch, penalty=penalty)
+                for loss, correct, penalty, loss_total, correct_total in zip(*outputs)]
 
-    def _batches(self, order: np.ndarray) -> tuple[Any, Any]:
-        """Split each seed's shuffled order into batches padded to a common width.
+    def _epochs_per_call(self) -> int:
+        """How many epochs one call trains when no callback needs the loop between epochs.
 
-        Padding rows repeat example 0 and carry zero weight in the loss, so
-        they change no gradient; they keep every tensor a multiple of 16 rows
-        per seed, so vectorised kernels never fall back to scalar tails whose
-        rounding differs (which would make a seed's result depend on its
-        neighbours in the stack).
+        Bounded so that the per-example losses and hits it hands back stay
+        near 32 MB, whatever the stack's size.
         """
-        size, n = order.shape
+        return max(1, (1 << 22) // (self.variable.shape[0] * self._stack.eval_rows))
+
+    def _batches(self, orders: np.ndarray) -> tuple[Any, Any]:
+        """Split each epoch's shuffled order of each seed into batches padded to a common width.
+
+        ``orders`` is ``[epochs, S, n]``; returns the indices ``[epochs,
+        steps, S, width]`` and the weights ``[steps, width]`` that every
+        epoch shares. Padding rows repeat example 0 and carry zero weight in
+        the loss, so they change no gradient; they keep every tensor a
+        multiple of 16 rows per seed, so vectorised kernels never fall back
+        to scalar tails whose rounding differs (which would make a seed's
+        result depend on its neighbours in the stack).
+        """
+        epochs, size, n = orders.shape
         batch = self.config.effective_batch_size
         steps = self.config.steps_per_epoch
-        index = np.zeros((steps, size, self.padded_batch), dtype=np.int32)
+        index = np.zeros((epochs, steps, size, self.padded_batch), dtype=np.int32)
         weights = np.zeros((steps, self.padded_batch), dtype=np.float32)
-        full = np.zeros((size, steps * batch), dtype=np.int32)
-        full[:, :n] = order
-        index[:, :, :batch] = full.reshape(size, steps, batch).transpose(1, 0, 2)
+        full = np.zeros((epochs, size, steps * batch), dtype=np.int32)
+        full[:, :, :n] = orders
+        index[:, :, :, :batch] = full.reshape(epochs, size, steps, batch).transpose(0, 2, 1, 3)
         weights[:, :batch] = np.float32(1.0) / np.float32(batch)  # the batch mean
         last = n - (steps - 1) * batch
         weights[-1, :] = 0
@@ -397,9 +450,9 @@ class StackedDense(Engine):
             order = np.stack([generator.permutation(n) for generator in generators]).astype(np.int32)
             if self.spare:
                 order = np.concatenate([order, np.repeat(order[-1:], self.spare, axis=0)])
-            index, weights = self._batches(order)
-            for step in range(index.shape[0]):
-                self._train_epoch(index[step : step + 1], weights[step : step + 1])
+            index, weights = self._batches(order[None])
+            for step in range(index.shape[1]):
+                self._train_epochs(index[:, step : step + 1], weights[step : step + 1])
                 trace.append([self.slot_weights(slot) for slot in range(len(self.seeds))])
                 if len(trace) == count:
                     break

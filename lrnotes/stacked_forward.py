@@ -21,7 +21,7 @@ from __future__ import annotations
 from lrnotes._runtime import keras, tf
 from lrnotes.models import CNN, MLP
 
-__all__ = ["add_bias", "forward", "forward_per_row"]
+__all__ = ["add_bias", "forward", "forward_per_row", "forward_shared"]
 
 
 @tf.custom_gradient
@@ -70,10 +70,33 @@ def forward_per_row(spec: CNN, row_weights, x):
     ``MaxPooling2D(2)`` between convolutions, ``Flatten``, ``Dense`` with
     ReLU, then the output layer's logits.
     """
-    logits = []
-    for row, images in enumerate(tf.unstack(x, axis=0)):
-        weights = row_weights(row)
-        h = images
+    return tf.stack([_row(spec, row_weights(row), images) for row, images in enumerate(tf.unstack(x, axis=0))])
+
+
+def forward_shared(spec: MLP | CNN, row_weights, rows: int, x):
+    """The logits of every row on the same examples ``x`` (``[N, ...]``), each row through its own operations.
+
+    For evaluation: no row needs a copy of the examples, and each row's
+    ``Dense`` layers are plain matrix products (as Keras' ``Dense`` runs
+    them), which on this many examples are faster than one batched product
+    over every row. Each row's operations have the same shapes whatever
+    the number of rows, so its arithmetic is that of the same row alone.
+
+    Examples
+    --------
+    >>> shapes = [(3, 2), (2,), (2, 1), (1,)]  # Dense(2) on 3 features, then Dense(1)
+    >>> weights = [tf.ones(shape) if index % 2 == 0 else tf.zeros(shape) for index, shape in enumerate(shapes)]
+    >>> logits = forward_shared(MLP(hidden=(2,)), lambda row: weights, 2, tf.ones([4, 3]))
+    >>> logits.shape.as_list(), float(logits[1, 0, 0])
+    ([2, 4, 1], 6.0)
+    """
+    return tf.stack([_row(spec, row_weights(row), x) for row in range(rows)])
+
+
+def _row(spec: MLP | CNN, weights, h):
+    """One row's logits on the examples ``h``, from its weight arrays (as ``get_weights()`` orders them)."""
+    index = 0
+    if isinstance(spec, CNN):
         for position in range(len(spec.filters)):
             h = tf.nn.conv2d(h, weights[2 * position], strides=1, padding="SAME")
             h = tf.nn.relu(tf.nn.bias_add(h, weights[2 * position + 1]))
@@ -82,5 +105,9 @@ def forward_per_row(spec: CNN, row_weights, x):
         h = tf.reshape(h, [tf.shape(h)[0], -1])  # Flatten: height, width, channels
         index = 2 * len(spec.filters)
         h = tf.nn.relu(tf.matmul(h, weights[index]) + weights[index + 1])
-        logits.append(tf.matmul(h, weights[index + 2]) + weights[index + 3])
-    return tf.stack(logits)
+        return tf.matmul(h, weights[index + 2]) + weights[index + 3]
+    activation = keras.activations.get(spec.activation)
+    for layer in range(len(spec.hidden)):
+        h = activation(tf.matmul(h, weights[2 * layer]) + weights[2 * layer + 1])
+    layer = len(spec.hidden)
+    return tf.matmul(h, weights[2 * layer]) + weights[2 * layer + 1]
