@@ -143,12 +143,17 @@ class Engine:
                 metrics[f"{split}_accuracy"] = correct[:, rows].mean(axis=1)
         return metrics
 
-    def run(self, on_epoch: Callable[[float], None] | None = None) -> pd.DataFrame:
+    def run(self, on_epoch: Callable[[float], None] | None = None, *,
+            after_epoch: Callable[[int], None] | None = None) -> pd.DataFrame:
         """Train; ``on_epoch(runs)`` reports progress in (fractions of) runs.
 
         Each run's callbacks (:meth:`_callback_lists`, one list per run, or
         none) are called as ``fit`` calls them; a run whose callbacks set
-        ``model.stop_training`` ends there, the others train on.
+        ``model.stop_training`` ends there, the others train on. Without
+        callbacks an engine may train several epochs per call, and report
+        progress once per call; ``after_epoch(epoch)``, when given, is called
+        after every epoch, with the weights and the optimizer's state as that
+        epoch left them (the epochs then train one per call).
         """
         config = self.config
         count = len(self.seeds)
@@ -164,7 +169,8 @@ class Engine:
         start = time.perf_counter()
         first = self._first_evaluation()
         recorder.add(0, self._metrics(first), self._rates_used(0), time.perf_counter() - start, 0)
-        if not lists and self._epochs_per_call() > 1:
+        several = not lists and after_epoch is None and self._epochs_per_call() > 1
+        if several:
             # No callback needs the loop between epochs: several epochs per call.
             epoch = 1
             while epoch <= config.epochs:
@@ -181,7 +187,7 @@ class Engine:
                     on_epoch(count * chunk / config.epochs)
                     reported += count * chunk / config.epochs
                 epoch += chunk
-        for epoch in range(1, config.epochs + 1) if lists or self._epochs_per_call() == 1 else ():
+        for epoch in range(1, config.epochs + 1) if not several else ():
             start = time.perf_counter()
             order = np.stack([generator.permutation(n) for generator in generators]).astype(np.int32)
             active = np.flatnonzero(running) if lists else ()
@@ -197,6 +203,8 @@ class Engine:
             if on_epoch is not None:
                 on_epoch(running.sum() / config.epochs)
                 reported += running.sum() / config.epochs
+            if after_epoch is not None:
+                after_epoch(epoch)
             for slot in active:
                 if lists[slot].model.stop_training:
                     running[slot] = False

@@ -133,8 +133,9 @@ def train_stacked(
     Configurations that share a :func:`stack_key` (they differ at most in a
     constant learning rate) train side by side in one graph, all seeds at
     once; each still gets exactly the record it would get alone.
-    ``on_epoch(runs)`` is called after every epoch with the (fraction of)
-    runs it completed, for progress bars.
+    ``on_epoch(runs)`` is called after every epoch, or every call of
+    several epochs, with the (fraction of) runs it completed, for progress
+    bars.
 
     Examples
     --------

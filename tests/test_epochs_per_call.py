@@ -87,3 +87,17 @@ def test_a_call_hands_back_at_most_about_32_megabytes():
     assert 1 < per_call < 200
     # two float32 outputs [epochs, rows, examples]: the per-example losses and hits
     assert 2 * 4 * per_call * rows * examples <= 33 * 2**20
+
+
+def test_after_epoch_sees_every_epoch_s_own_state():
+    config = C(learning_rate=0.05, epochs=6)
+    engine = StackedDense([config], [0, 1])
+    seen = []
+    record = engine.run(after_epoch=lambda epoch: seen.append((epoch, int(engine.optimizer.iterations.numpy()),
+                                                                 engine.variable.numpy()[:2].copy())))
+    assert [epoch for epoch, _, _ in seen] == [1, 2, 3, 4, 5, 6]
+    assert [updates for _, updates, _ in seen] == [epoch * config.steps_per_epoch for epoch in range(1, 7)]
+    assert all(not np.array_equal(a, b) for (_, _, a), (_, _, b) in zip(seen, seen[1:]))  # the weights moved
+    alone = ln.train_stacked([config], [0, 1])[0]
+    for column in DETERMINISTIC:
+        assert np.array_equal(record.drop(columns="slot")[column].to_numpy(), alone[column].to_numpy(), equal_nan=True)

@@ -8,7 +8,7 @@ import pytest
 
 import keras
 import lrnotes as ln
-from lrnotes import engine_stacked
+from lrnotes import traced_stack
 from lrnotes.engine_stacked import SlotRates, StackedDense, clear_traces, trace_count
 
 DETERMINISTIC = [column for column in ln.RECORD_COLUMNS if column != "seconds"]
@@ -122,12 +122,12 @@ def test_an_engine_still_alive_keeps_its_graph_to_itself():
 
 
 def test_the_cache_keeps_at_most_trace_cache_size_graphs(monkeypatch):
-    monkeypatch.setattr(engine_stacked, "TRACE_CACHE_SIZE", 2)
+    monkeypatch.setattr(traced_stack, "TRACE_CACHE_SIZE", 2)
     clear_traces()
     configs = [C(learning_rate=0.1, epochs=1, model=ln.MLP(hidden=(units,))) for units in (5, 6, 7)]
     for config in configs:
         ln.train(config, seed=0)
-    assert len(engine_stacked._STACKS) == 2
+    assert len(traced_stack._STACKS) == 2
     before = trace_count()
     ln.train(configs[2], seed=1)  # kept
     assert trace_count() == before
@@ -139,7 +139,7 @@ def test_a_stack_that_cannot_be_described_is_never_reused(monkeypatch):
     def cannot_describe(obj, *, name="object"):
         raise TypeError(f"cannot fingerprint {name}")
 
-    monkeypatch.setattr(engine_stacked, "digest", cannot_describe)
+    monkeypatch.setattr(traced_stack, "digest", cannot_describe)
     config = C(learning_rate=0.05, epochs=1)
     ln.train(config, seed=0)
     before = trace_count()

@@ -218,6 +218,32 @@ def test_a_raising_piece_on_the_cluster_is_named_too(tmp_path, cluster):
     assert len(ResultCache(tmp_path / "c")) == 2
 
 
+def test_a_worker_of_the_cluster_that_dies_is_named_and_a_rerun_trains_only_what_is_missing(tmp_path, counting):
+    """A cluster of its own, which gives up on a piece at its first dead worker (the default retries it 3 times)."""
+    dask = pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    marker = tmp_path / "fail"
+    marker.touch()
+    cache_dir = tmp_path / "cache"
+    configs = {"ok": ln.RunConfig(epochs=2),
+               "bad": ln.RunConfig(epochs=2, callbacks=[FailIfMarked(str(marker), str(cache_dir), 2, "exit")])}
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                      dashboard_address=":0") as local, distributed.Client(local) as client:
+            with pytest.raises(RuntimeError, match=r"configuration 'bad' \(by='name'\), seeds \[0, 1\] "
+                                                   r"\(KilledWorker: "):
+                ln.sweep(configs, [0, 1], by="name", cache=cache_dir, scheduler=client)
+    cache = ResultCache(cache_dir)
+    ok_keys = [ln.run_key(configs["ok"], seed) for seed in (0, 1)]
+    bad_keys = [ln.run_key(configs["bad"], seed) for seed in (0, 1)]
+    assert len(cache) == 2 and all(cache.get(key) is not None for key in ok_keys)
+    assert all(cache.get(key) is None for key in bad_keys) and not list(cache_dir.rglob("*.tmp"))
+    marker.unlink()
+    records = ln.sweep(configs, [0, 1], by="name", cache=cache_dir, workers=1)
+    assert counting == [2]  # the dead piece's two runs, no more
+    assert records.groupby("name").size().to_dict() == {"bad": 6, "ok": 6}
+
+
 def test_records_made_under_other_settings_are_refused(tmp_path, monkeypatch):
     original = workers.train_piece
 
