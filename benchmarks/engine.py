@@ -1,6 +1,6 @@
 """How fast does the book train? One run of the testbed, measured five ways side by side.
 
-    python benchmarks/engine.py            # the full benchmark, about two minutes
+    python benchmarks/engine.py            # the full benchmark, about five minutes
     python benchmarks/engine.py --short    # fewer epochs, for a quick look
 
 The reference run is the book's default: the testbed MLP, SGD with learning
