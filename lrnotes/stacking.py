@@ -23,6 +23,7 @@ optimizer that ``fit`` builds itself starts its sequence ``z`` at zero).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from lrnotes.config import RunConfig
@@ -45,13 +46,35 @@ COUPLING_OPTIMIZERS = {
 }
 
 
+#: The parts of each configuration that names its optimizer, worked out once:
+#: building a Keras optimizer to read them costs milliseconds (it creates
+#: variables), and a sweep asks for them several times per configuration. A
+#: configuration is frozen and its name, rate and options cannot change; one
+#: that holds an optimizer instance is read afresh every time, since the
+#: instance can.
+_PARTS: weakref.WeakKeyDictionary[RunConfig, tuple[type, dict, Any]] = weakref.WeakKeyDictionary()
+
+
 def optimizer_parts(config: RunConfig) -> tuple[type, dict, Any]:
-    """The optimizer's class, its settings other than the rate, and the rate."""
-    optimizer = config.make_optimizer()
-    settings = dict(optimizer.get_config())
-    settings.pop("name", None)
-    settings.pop("learning_rate", None)
-    return type(optimizer), settings, rate_setting(optimizer)
+    """The optimizer's class, its settings other than the rate, and the rate.
+
+    Examples
+    --------
+    >>> cls, settings, rate = optimizer_parts(RunConfig(optimizer="sgd", learning_rate=0.1, options={"momentum": 0.9}))
+    >>> cls.__name__, settings["momentum"], rate
+    ('SGD', 0.9, 0.1)
+    """
+    parts = _PARTS.get(config)
+    if parts is None:
+        optimizer = config.make_optimizer()
+        settings = dict(optimizer.get_config())
+        settings.pop("name", None)
+        settings.pop("learning_rate", None)
+        parts = type(optimizer), settings, rate_setting(optimizer)
+        if isinstance(config.optimizer, str):
+            _PARTS[config] = parts
+    cls, settings, rate = parts
+    return cls, dict(settings), rate
 
 
 def stack_refusal(config: RunConfig) -> str | None:
