@@ -23,11 +23,10 @@ optimizer that ``fit`` builds itself starts its sequence ``z`` at zero).
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from lrnotes.config import RunConfig
-from lrnotes.optimizers import rate_setting
+from lrnotes.optimizers import parts_of
 from lrnotes.row_callbacks import callbacks_refusal
 
 __all__ = ["COUPLING_OPTIMIZERS", "ELEMENTWISE_OPTIMIZERS", "can_stack", "optimizer_parts", "stack_key", "stack_refusal"]
@@ -46,17 +45,14 @@ COUPLING_OPTIMIZERS = {
 }
 
 
-#: The parts of each configuration that names its optimizer, worked out once:
-#: building a Keras optimizer to read them costs milliseconds (it creates
-#: variables), and a sweep asks for them several times per configuration. A
-#: configuration is frozen and its name, rate and options cannot change; one
-#: that holds an optimizer instance is read afresh every time, since the
-#: instance can.
-_PARTS: weakref.WeakKeyDictionary[RunConfig, tuple[type, dict, Any]] = weakref.WeakKeyDictionary()
-
-
 def optimizer_parts(config: RunConfig) -> tuple[type, dict, Any]:
     """The optimizer's class, its settings other than the rate, and the rate.
+
+    A configuration that names its optimizer worked them out when it was
+    made: building a Keras optimizer to
+    read them costs milliseconds, and a sweep asks several times per
+    configuration. One that holds an optimizer instance is read afresh, since
+    the instance can change.
 
     Examples
     --------
@@ -64,15 +60,7 @@ def optimizer_parts(config: RunConfig) -> tuple[type, dict, Any]:
     >>> cls.__name__, settings["momentum"], rate
     ('SGD', 0.9, 0.1)
     """
-    parts = _PARTS.get(config)
-    if parts is None:
-        optimizer = config.make_optimizer()
-        settings = dict(optimizer.get_config())
-        settings.pop("name", None)
-        settings.pop("learning_rate", None)
-        parts = type(optimizer), settings, rate_setting(optimizer)
-        if isinstance(config.optimizer, str):
-            _PARTS[config] = parts
+    parts = getattr(config, "_optimizer_parts", None) or parts_of(config.make_optimizer())
     cls, settings, rate = parts
     return cls, dict(settings), rate
 
