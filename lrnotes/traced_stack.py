@@ -141,7 +141,7 @@ class _TracedStack:
                 y_batch = tf.gather(y_train, index[step])
                 real = tf.cast(weights[step] > 0, tf.float32)
                 with tf.GradientTape() as tape:
-                    arrays = self.stacked_arrays(self.variable)
+                    arrays = None if isinstance(self.spec, CNN) else self.stacked_arrays(self.variable)
                     logits = self.forward(x_batch, arrays)
                     batch_means = tf.reduce_sum(per_example_loss(y_batch, logits) * weights[step], axis=-1)
                     if l2:
@@ -201,13 +201,8 @@ class _TracedStack:
     def in_use(self) -> bool:
         return self.owner is not None and self.owner() is not None
 
-    def stacked_arrays(self, flat) -> list:
-        """Every weight array of every slot, in its layer's shape (biases as ``[S, 1, units]``), from one split of ``flat``.
-
-        One ``Split`` (whose gradient is one ``ConcatV2``) instead of a slice
-        per array (each slice's gradient is a zero tensor of the whole
-        variable, added up): fewer operations per update, the same values.
-        """
+    def split_sizes(self) -> tuple[list[int], list[int]]:
+        """How one ``Split`` cuts a row into its weight arrays and the padding between them; which pieces are arrays."""
         sizes, kept = [], []
         for shape, offset in zip(self.shapes, self.offsets):
             if offset > sum(sizes):
@@ -216,16 +211,30 @@ class _TracedStack:
             sizes.append(int(np.prod(shape)))
         if self.row_length > sum(sizes):
             sizes.append(self.row_length - sum(sizes))
+        return sizes, kept
+
+    def stacked_arrays(self, flat) -> list:
+        """Every weight array of every slot, in its layer's shape (biases as ``[S, 1, units]``), from one split of ``flat``.
+
+        One ``Split`` (whose gradient is one ``ConcatV2``) instead of a slice
+        per array (each slice's gradient is a zero tensor of the whole
+        variable, added up): fewer operations per update, the same values.
+        """
+        sizes, kept = self.split_sizes()
         pieces = tf.split(flat, sizes, axis=1)
         return [tf.reshape(pieces[position], [-1, 1, *shape] if len(shape) == 1 else [-1, *shape])
                 for position, shape in zip(kept, self.shapes)]
 
     def row_weights(self, rows):
-        """A function giving a row's weight arrays (in their layers' shapes): from ``rows[row]``, or from a row itself."""
+        """A function giving a row's weight arrays (in their layers' shapes): from ``rows[row]``, or from a row itself.
+
+        Each row is cut by one ``Split``, as in :meth:`stacked_arrays`.
+        """
+        sizes, kept = self.split_sizes()
+
         def arrays(row):
-            flat = row if rows is None else rows[row]
-            return [tf.reshape(flat[offset : offset + int(np.prod(shape))], shape)
-                    for shape, offset in zip(self.shapes, self.offsets)]
+            pieces = tf.split(row if rows is None else rows[row], sizes, axis=0)
+            return [tf.reshape(pieces[position], shape) for position, shape in zip(kept, self.shapes)]
         return arrays
 
     def forward_shared(self, x):
@@ -242,7 +251,7 @@ class _TracedStack:
                          tf.convert_to_tensor(self.variable), fn_output_signature=tf.float32)
 
     def forward(self, x, arrays):
-        """The logits of every slot (the output activation is left to the loss), from its :meth:`stacked_arrays`."""
+        """The logits of every slot (the output activation is left to the loss); a dense network's from ``arrays`` (:meth:`stacked_arrays`)."""
         if isinstance(self.spec, CNN):
             return forward_per_row(self.spec, self.row_weights(tf.unstack(self.variable, axis=0)), x)
         return forward(self.spec, lambda index, bias: arrays[index], x)
