@@ -82,6 +82,13 @@ class RunConfig:
         # workers). An optimizer instance can change, and is read afresh.
         object.__setattr__(self, "_optimizer_parts", parts_of(optimizer) if isinstance(self.optimizer, str) else None)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the read-only view of the options does not pickle; the options do
+        return {**self.__dict__, "options": dict(self.options)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, options=MappingProxyType(dict(state["options"])))
+
     @property
     def dataset(self) -> Dataset:
         """The data set (loaded once per process)."""
