@@ -22,10 +22,12 @@ epoch. It is trained by
    at a time through a real ``keras.Model``;
 7. the same arithmetic written in plain NumPy (forward, backward, SGD update,
    evaluation), one run;
-8. chapter 1's SGD sweep (8 rates x 5 seeds, no cache) in this process, on
-   two local worker processes and on a Dask ``LocalCluster`` of two worker
-   processes, all warm, timed in turn; and what starting the workers costs
-   (``python benchmarks/engine.py --workers`` runs this section alone).
+8. chapter 1's SGD sweep (8 rates x 5 seeds, no cache) in this process and
+   on two local worker processes, then in this process and on a Dask
+   ``LocalCluster`` of two worker processes, all warm, timed in turn; what
+   starting the workers costs; and how much two busy processes slow each
+   other on this machine (``python benchmarks/engine.py --workers`` runs
+   this section alone).
 
 It prints each time, the ratios, each target with its figure, the peak
 memory of the process, and how the package's cost grows with the number of
@@ -210,9 +212,71 @@ def workers_sweep(epochs: int, rates: list[float] = RATES, **where) -> float:
     return time.perf_counter() - start
 
 
-def workers_section(epochs: int, repeats: int = 3) -> float:
-    """Section 8: the sweep on 1 and 2 local workers and a two-worker LocalCluster; returns the 2-worker speed-up."""
-    from distributed import Client, LocalCluster
+def interleaved(ways: dict[str, dict], epochs: int, repeats: int) -> dict[str, list[float]]:
+    """Each way's wall times for the sweep, the ways timed in turn ``repeats`` times (after one warm-up each)."""
+    for where in ways.values():  # warm: every process has traced the graphs of its pieces
+        workers_sweep(epochs, **where)
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(repeats):  # in turn, so a change of load hits all alike
+        for name, where in ways.items():
+            times[name].append(workers_sweep(epochs, **where))
+    return times
+
+
+def speed_table(times: dict[str, list[float]], repeats: int) -> dict[str, float]:
+    """Print each way's median time and its speed against the first way; returns the paired speed-ups.
+
+    A way's speed-up is the median, over the repeats, of the first way's time
+    divided by this way's time in the same repeat: the two were timed one
+    after the other, so a change in the machine's speed (a shared host's
+    clock varies by tens of per cent here) hits both.
+    """
+    first = next(iter(times))
+    print(f"  {'where':32} {'median s':>9} {'speed vs 1 worker':>18}   (each of {repeats} runs, s)")
+    speedups = {}
+    for name, values in times.items():
+        speedups[name] = statistics.median(one / this for one, this in zip(times[first], values))
+        print(f"  {name:32} {statistics.median(values):9.2f} {speedups[name]:17.2f}x   "
+              + " ".join(f"{value:.2f}" for value in values))
+    return speedups
+
+
+def two_busy_processes(seconds: float = 1.0) -> float:
+    """How much work two processes that share nothing do at once on this machine, against one alone.
+
+    Each process spins a pure-Python loop; the ratio (2.0 on two idle cores
+    that run at full speed together) is the ceiling that any two workers
+    meet on this machine, whatever they run.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    ratios = []
+    with context.Pool(2) as pool:
+        pool.map(_spin, [0.2, 0.2])
+        for _ in range(3):  # in turn, as the sweeps
+            alone = pool.apply(_spin, (seconds,))
+            ratios.append(sum(pool.map(_spin, [seconds, seconds])) / alone)
+    return statistics.median(ratios)
+
+
+def _spin(seconds: float) -> int:
+    """Loop iterations done in ``seconds`` of wall time."""
+    done, end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        for _ in range(10_000):
+            done += 1
+    return done
+
+
+def workers_section(epochs: int, repeats: int = 5) -> float:
+    """Section 8: the sweep on 1 and 2 local workers and a two-worker LocalCluster; returns the 2-worker speed-up.
+
+    The local workers are timed before the Dask cluster starts: an idle
+    ``LocalCluster`` (its scheduler, nannies and workers) keeps about a
+    sixth of a core busy, which would slow two workers that need both cores
+    but not one worker, which leaves a core free.
+    """
     from joblib.externals.loky import get_reusable_executor
 
     print(f"\nchapter 1's SGD sweep, 8 rates x 5 seeds, {epochs} epochs, no cache, on {os.cpu_count()} cores:")
@@ -221,6 +285,19 @@ def workers_section(epochs: int, repeats: int = 3) -> float:
     warm = workers_sweep(2, workers=2)
     print(f"  start-up of the local workers (started side by side): {cold - warm:.2f} s "
           f"(first 2-epoch sweep {cold:.2f} s, the same again warm {warm:.2f} s)")
+    # Two workers each train one half of the 40-row stack (4 rates x 5 seeds): one half alone, in this
+    # process, is the time two workers would take on two idle cores; the 40-row stack over it, their ceiling.
+    local = interleaved({"1 worker (this process)": {"workers": 1}, "2 local workers (loky)": {"workers": 2},
+                         "one half (20 runs), 1 worker": {"workers": 1, "rates": RATES[:4]}}, epochs, repeats)
+    speedups = speed_table(local, repeats)
+    speedup = speedups["2 local workers (loky)"]
+    machine = two_busy_processes()
+    print(f"2 warm local workers vs 1: {speedup:.2f}x faster (target: at least 1.7x on 2 cores); "
+          f"ceiling of the split, 40 rows / 20 rows in one process: {speedups['one half (20 runs), 1 worker']:.2f}x; "
+          f"two busy processes on this machine do {machine:.2f}x the work of one")
+
+    from distributed import Client, LocalCluster
+
     start = time.perf_counter()
     cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0")
     client = Client(cluster)
@@ -229,28 +306,11 @@ def workers_section(epochs: int, repeats: int = 3) -> float:
     warm_cluster = workers_sweep(2, scheduler=client)
     print(f"  start-up of a two-worker LocalCluster: {started:.2f} s to start, then "
           f"{cold_cluster - warm_cluster:.2f} s more for its first sweep (TensorFlow's import, traces)")
-    # Two workers each train one half of the 40-row stack (4 rates x 5 seeds): one half alone, in this
-    # process, is the time two workers would take on two idle cores; the 40-row stack over it, their ceiling.
-    ways = {"1 worker (this process)": {"workers": 1}, "2 local workers (loky)": {"workers": 2},
-            "2-worker Dask LocalCluster": {"scheduler": client},
-            "one half (20 runs), 1 worker": {"workers": 1, "rates": RATES[:4]}}
-    for where in ways.values():  # warm: every process has traced the graphs of its pieces
-        workers_sweep(epochs, **where)
-    times: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(repeats):  # in turn, so a change of load hits all alike
-        for name, where in ways.items():
-            times[name].append(workers_sweep(epochs, **where))
+    dask = interleaved({"1 worker (this process)": {"workers": 1}, "2-worker Dask LocalCluster": {"scheduler": client}},
+                       epochs, max(3, repeats - 2))
+    speed_table(dask, max(3, repeats - 2))
     client.close()
     cluster.close()
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    one = medians["1 worker (this process)"]
-    print(f"  {'where':30} {'median s':>9} {'speed vs 1 worker':>18}   (each of {repeats} runs, s)")
-    for name, seconds in medians.items():
-        print(f"  {name:30} {seconds:9.2f} {one / seconds:17.2f}x   "
-              + " ".join(f"{value:.2f}" for value in times[name]))
-    speedup = one / medians["2 local workers (loky)"]
-    print(f"2 warm local workers vs 1: {speedup:.2f}x faster (target: at least 1.7x on 2 cores); "
-          f"ceiling of the split, 40 rows / 20 rows in one process: {one / medians['one half (20 runs), 1 worker']:.2f}x")
     print(f"load average while it ran (1, 5, 15 min): {', '.join(f'{load:.2f}' for load in os.getloadavg())}")
     return speedup
 

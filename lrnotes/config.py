@@ -12,7 +12,7 @@ from lrnotes import validation
 from lrnotes._runtime import keras
 from lrnotes.data import DATASETS, Dataset, load_dataset
 from lrnotes.models import CNN, MLP, ModelSpec
-from lrnotes.optimizers import make_optimizer
+from lrnotes.optimizers import make_optimizer, parts_of
 
 __all__ = ["RunConfig"]
 
@@ -76,7 +76,18 @@ class RunConfig:
             if not isinstance(callback, keras.callbacks.Callback):
                 raise TypeError(f"callbacks must be Keras callbacks, got {type(callback).__name__}")
         object.__setattr__(self, "callbacks", callbacks)
-        self.make_optimizer()  # validates optimizer, learning_rate and options
+        optimizer = self.make_optimizer()  # validates optimizer, learning_rate and options
+        # A name, a rate and read-only options cannot change: their optimizer's parts are kept for
+        # lrnotes.stacking.optimizer_parts (and travel with the configuration to a sweep's
+        # workers). An optimizer instance can change, and is read afresh.
+        object.__setattr__(self, "_optimizer_parts", parts_of(optimizer) if isinstance(self.optimizer, str) else None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the read-only view of the options does not pickle; the options do
+        return {**self.__dict__, "options": dict(self.options)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, options=MappingProxyType(dict(state["options"])))
 
     @property
     def dataset(self) -> Dataset:

@@ -21,6 +21,7 @@ __all__ = [
     "rate_setting",
     "default_learning_rate",
     "make_optimizer",
+    "parts_of",
 ]
 
 #: Optimizer classes by the names the book uses: every optimizer of
@@ -123,6 +124,22 @@ def rate_setting(optimizer: keras.optimizers.Optimizer) -> Any:
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         return rate
     return float(str(np.float32(keras.ops.convert_to_numpy(rate))))
+
+
+def parts_of(optimizer: keras.optimizers.Optimizer) -> tuple[type, dict, Any]:
+    """An optimizer's class, its settings other than the rate and the name, and its rate (:func:`rate_setting`).
+
+    Examples
+    --------
+    >>> import keras
+    >>> cls, settings, rate = parts_of(keras.optimizers.SGD(learning_rate=0.1, momentum=0.9))
+    >>> cls.__name__, settings["momentum"], "name" in settings, rate
+    ('SGD', 0.9, False, 0.1)
+    """
+    settings = dict(optimizer.get_config())
+    settings.pop("name", None)
+    settings.pop("learning_rate", None)
+    return type(optimizer), settings, rate_setting(optimizer)
 
 
 def check_supported(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from lrnotes.config import RunConfig
-from lrnotes.optimizers import rate_setting
+from lrnotes.optimizers import parts_of
 from lrnotes.row_callbacks import callbacks_refusal
 
 __all__ = ["COUPLING_OPTIMIZERS", "ELEMENTWISE_OPTIMIZERS", "can_stack", "optimizer_parts", "stack_key", "stack_refusal"]
@@ -46,12 +46,23 @@ COUPLING_OPTIMIZERS = {
 
 
 def optimizer_parts(config: RunConfig) -> tuple[type, dict, Any]:
-    """The optimizer's class, its settings other than the rate, and the rate."""
-    optimizer = config.make_optimizer()
-    settings = dict(optimizer.get_config())
-    settings.pop("name", None)
-    settings.pop("learning_rate", None)
-    return type(optimizer), settings, rate_setting(optimizer)
+    """The optimizer's class, its settings other than the rate, and the rate.
+
+    A configuration that names its optimizer worked them out when it was
+    made: building a Keras optimizer to
+    read them costs milliseconds, and a sweep asks several times per
+    configuration. One that holds an optimizer instance is read afresh, since
+    the instance can change.
+
+    Examples
+    --------
+    >>> cls, settings, rate = optimizer_parts(RunConfig(optimizer="sgd", learning_rate=0.1, options={"momentum": 0.9}))
+    >>> cls.__name__, settings["momentum"], rate
+    ('SGD', 0.9, 0.1)
+    """
+    parts = getattr(config, "_optimizer_parts", None) or parts_of(config.make_optimizer())
+    cls, settings, rate = parts
+    return cls, dict(settings), rate
 
 
 def stack_refusal(config: RunConfig) -> str | None:

@@ -106,11 +106,12 @@ class _TracedStack:
 
         l2 = getattr(config.model, "l2", 0.0)
 
-        def penalty():
+        def penalty(arrays=None):
             # Keras' L2 regulariser on every kernel, l2 * sum(kernel ** 2), summed over the layers, per slot
             if not l2:
                 return tf.zeros([size], tf.float32)
-            terms = [tf.reduce_sum(tf.square(self.weights(2 * layer, bias=False)), axis=[1, 2])
+            arrays = self.stacked_arrays(self.variable) if arrays is None else arrays
+            terms = [tf.reduce_sum(tf.square(arrays[2 * layer]), axis=[1, 2])
                      for layer in range(len(self.shapes) // 2)]
             return tf.add_n([tf.constant(l2, tf.float32) * term for term in terms])
 
@@ -140,10 +141,11 @@ class _TracedStack:
                 y_batch = tf.gather(y_train, index[step])
                 real = tf.cast(weights[step] > 0, tf.float32)
                 with tf.GradientTape() as tape:
-                    logits = self.forward(x_batch)
+                    arrays = None if isinstance(self.spec, CNN) else self.stacked_arrays(self.variable)
+                    logits = self.forward(x_batch, arrays)
                     batch_means = tf.reduce_sum(per_example_loss(y_batch, logits) * weights[step], axis=-1)
                     if l2:
-                        batch_means = batch_means + penalty()
+                        batch_means = batch_means + penalty(arrays)
                     total = tf.reduce_sum(batch_means)
                 gradients = tape.gradient(total, self.variables)
                 self.optimizer.apply(gradients, self.variables)
@@ -199,18 +201,40 @@ class _TracedStack:
     def in_use(self) -> bool:
         return self.owner is not None and self.owner() is not None
 
-    def weights(self, index: int, *, bias: bool):
-        """Weight array ``index`` of every slot, in its layer's shape."""
-        shape, offset = self.shapes[index], self.offsets[index]
-        flat = self.variable[:, offset : offset + int(np.prod(shape))]
-        return tf.reshape(flat, [-1, 1, *shape] if bias else [-1, *shape])
+    def split_sizes(self) -> tuple[list[int], list[int]]:
+        """How one ``Split`` cuts a row into its weight arrays and the padding between them; which pieces are arrays."""
+        sizes, kept = [], []
+        for shape, offset in zip(self.shapes, self.offsets):
+            if offset > sum(sizes):
+                sizes.append(offset - sum(sizes))  # the padding before this array
+            kept.append(len(sizes))
+            sizes.append(int(np.prod(shape)))
+        if self.row_length > sum(sizes):
+            sizes.append(self.row_length - sum(sizes))
+        return sizes, kept
+
+    def stacked_arrays(self, flat) -> list:
+        """Every weight array of every slot, in its layer's shape (biases as ``[S, 1, units]``), from one split of ``flat``.
+
+        One ``Split`` (whose gradient is one ``ConcatV2``) instead of a slice
+        per array (each slice's gradient is a zero tensor of the whole
+        variable, added up): fewer operations per update, the same values.
+        """
+        sizes, kept = self.split_sizes()
+        pieces = tf.split(flat, sizes, axis=1)
+        return [tf.reshape(pieces[position], [-1, 1, *shape] if len(shape) == 1 else [-1, *shape])
+                for position, shape in zip(kept, self.shapes)]
 
     def row_weights(self, rows):
-        """A function giving a row's weight arrays (in their layers' shapes): from ``rows[row]``, or from a row itself."""
+        """A function giving a row's weight arrays (in their layers' shapes): from ``rows[row]``, or from a row itself.
+
+        Each row is cut by one ``Split``, as in :meth:`stacked_arrays`.
+        """
+        sizes, kept = self.split_sizes()
+
         def arrays(row):
-            flat = row if rows is None else rows[row]
-            return [tf.reshape(flat[offset : offset + int(np.prod(shape))], shape)
-                    for shape, offset in zip(self.shapes, self.offsets)]
+            pieces = tf.split(row if rows is None else rows[row], sizes, axis=0)
+            return [tf.reshape(pieces[position], shape) for position, shape in zip(kept, self.shapes)]
         return arrays
 
     def forward_shared(self, x):
@@ -226,11 +250,11 @@ class _TracedStack:
         return tf.map_fn(lambda row: forward_shared(self.spec, lambda _: unflatten(row), 1, x)[0],
                          tf.convert_to_tensor(self.variable), fn_output_signature=tf.float32)
 
-    def forward(self, x):
-        """The logits of every slot (the output activation is left to the loss)."""
+    def forward(self, x, arrays):
+        """The logits of every slot (the output activation is left to the loss); a dense network's from ``arrays`` (:meth:`stacked_arrays`)."""
         if isinstance(self.spec, CNN):
             return forward_per_row(self.spec, self.row_weights(tf.unstack(self.variable, axis=0)), x)
-        return forward(self.spec, self.weights, x)
+        return forward(self.spec, lambda index, bias: arrays[index], x)
 
 
 def _described(variable) -> tuple:

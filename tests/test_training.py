@@ -237,3 +237,37 @@ def test_with_gradient_accumulation_the_rate_is_that_of_the_last_real_update():
     expected = [float(np.float32(schedule(step))) for step in (2, 14, 29, 47)]  # 16 calls per epoch
     for record in (ln.train(config, 0), ln.train(config.replace(callbacks=[ln.LearningRateMonitor()]), 0)):
         np.testing.assert_allclose(record["learning_rate"], expected, rtol=1e-6)
+
+
+def test_a_named_optimizer_is_read_once_and_an_instance_every_time(monkeypatch):
+    import pickle
+
+    from lrnotes import stacking
+
+    named = ln.RunConfig(optimizer="sgd", learning_rate=0.1, options={"momentum": 0.9})
+    instance = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
+    held = ln.RunConfig(optimizer=instance)
+    assert stacking.optimizer_parts(held)[1:] == stacking.optimizer_parts(named)[1:]
+
+    def no_optimizer(*args, **kwargs):
+        raise AssertionError("an optimizer was built")
+
+    # a named one: its parts were worked out when the configuration was made, also after a trip to a worker
+    monkeypatch.setattr(ln.RunConfig, "make_optimizer", no_optimizer)
+    import cloudpickle  # what the local workers (loky) and Dask send configurations with
+
+    for config in (named, pickle.loads(pickle.dumps(named)), cloudpickle.loads(cloudpickle.dumps(named))):
+        cls, settings, rate = stacking.optimizer_parts(config)
+        assert (cls, settings["momentum"], rate) == (keras.optimizers.SGD, 0.9, 0.1)
+        assert dict(config.options) == {"momentum": 0.9}
+        with pytest.raises(TypeError):
+            config.options["momentum"] = 0.0  # still read-only
+        settings["momentum"] = 0.0  # a copy: the configuration's parts do not change
+    assert stacking.optimizer_parts(named)[1]["momentum"] == 0.9
+    with pytest.raises(AssertionError, match="built"):
+        stacking.optimizer_parts(held)  # an instance is read afresh
+    monkeypatch.undo()
+    # ... so a change to the instance shows
+    instance.momentum = 0.5
+    assert stacking.optimizer_parts(held)[1]["momentum"] == 0.5
+    assert stacking.stack_key(held) != stacking.stack_key(named)
